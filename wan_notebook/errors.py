@@ -92,7 +92,8 @@ class WanConnectionError(WanError):
 class SubmitUncertainError(WanConnectionError):
     """A create request failed in a way that leaves open whether a task was created.
 
-    It is deliberately not resent: resending could pay twice. ``list_hint`` says how to look.
+    It is deliberately not resent: resending could pay twice; the message says how to look
+    for the task (the list call, filtered by model and time).
     """
 
     def __init__(self, message: str, *, model: str, submitted_at: str) -> None:

@@ -1,0 +1,381 @@
+"""VideoRequest: one text-to-video request, validated against the catalog before any I/O.
+
+Every rule comes from :mod:`wan_notebook.catalog` (PROTOCOL 2.2/2.3); every error is a
+:class:`~wan_notebook.errors.ValidationError` naming the parameter, the value given and what the
+model allows.
+
+Normalisation (deliberate, because the mapping is unambiguous): a ``size`` written with ``x``,
+``X`` or ``×`` and optional spaces (``"1280x720"``, ``"1280 × 720"``) is stored as the service's
+spelling ``"1280*720"``. Tier names (``"720P"``) and ratios (``"16:9"``) are *not* guessed: the
+error lists the matching sizes instead. Nothing else is rewritten.
+
+A request is frozen and hashable; :attr:`VideoRequest.digest` (sha256 of the canonical JSON)
+is the cache key. For a local audio file the canonical form holds the file's name and sha256,
+not its path, so moving the notebook does not change the digest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import os
+import re
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from . import catalog
+from .errors import ValidationError
+
+__all__ = ["PARAMS", "VideoRequest", "is_remote_url"]
+
+#: Every keyword :meth:`VideoRequest.create` accepts after ``prompt``.
+PARAMS = (
+    "model",
+    "size",
+    "duration",
+    "negative_prompt",
+    "audio_url",
+    "audio",
+    "shot_type",
+    "prompt_extend",
+    "watermark",
+    "seed",
+)
+SHOT_TYPES = ("single", "multi")
+AUDIO_SUFFIXES = (".wav", ".mp3")
+AUDIO_MAX_BYTES = 15 * 1024 * 1024
+_REMOTE_SCHEMES = ("http://", "https://", "oss://")
+_SIZE_RE = re.compile(r"^\s*(\d+)\s*[*xX×]\s*(\d+)\s*$")
+_RATIO = {"16:9": 0, "9:16": 1, "1:1": 2, "4:3": 3, "3:4": 4}
+
+
+def is_remote_url(value: str) -> bool:
+    """True for values the service fetches itself (http(s) and ``oss://`` temporary URLs)."""
+    return value.lower().startswith(_REMOTE_SCHEMES)
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _fail(param: str, value: Any, problem: str, allowed: str) -> ValidationError:
+    return ValidationError(
+        f"{param} {_short(value)} {problem}; {allowed}", param=param, value=value, allowed=allowed
+    )
+
+
+def _check_bool(name: str, value: Any) -> None:
+    if not isinstance(value, bool):
+        raise _fail(name, value, "is not a bool", "use True or False")
+
+
+def _check_int(name: str, value: Any, allowed: str) -> None:
+    if isinstance(value, bool) or not isinstance(value, int):
+        hint = ""
+        if isinstance(value, str) and value.strip().isdigit():
+            hint = f" (write {int(value)} without quotes)"
+        elif isinstance(value, float) and value.is_integer():
+            hint = f" (write {int(value)})"
+        raise _fail(name, value, f"must be an integer{hint}", allowed)
+
+
+def _normalise_size(model: catalog.Model, size: Any) -> str:
+    allowed = "use one of " + ", ".join(model.sizes)
+    if not isinstance(size, str):
+        raise _fail("size", size, f"is not a string for {model.id}", allowed)
+    m = _SIZE_RE.match(size)
+    if m:
+        norm = f"{int(m.group(1))}*{int(m.group(2))}"
+        if norm in model.sizes:
+            return norm
+        tier = catalog.TIER_OF_SIZE.get(norm)
+        why = (
+            f"is a {tier} size, and {model.id} offers only {'/'.join(model.tiers)}"
+            if tier
+            else "is not a size the service offers"
+        )
+        raise _fail("size", size, f"is not allowed for {model.id}: it {why}", allowed)
+    key = size.strip().upper()
+    if key in catalog.SIZES_BY_TIER:
+        if key in model.tiers:
+            hint = ", ".join(catalog.SIZES_BY_TIER[key])
+            problem = f"is a tier, not a size; for {key} write one of {hint}"
+        else:
+            problem = f"is a tier {model.id} does not offer"
+        raise _fail("size", size, problem, allowed)
+    if size.strip() in _RATIO:
+        i = _RATIO[size.strip()]
+        tiers = [catalog.SIZES_BY_TIER[t] for t in model.tiers]
+        hint = ", ".join(sizes[i] for sizes in tiers if i < len(sizes))
+        raise _fail("size", size, f"is an aspect ratio, not a size; for it write {hint}", allowed)
+    raise _fail("size", size, f"is not allowed for {model.id} (write width*height)", allowed)
+
+
+def _check_text(name: str, value: Any, limit: int, model_id: str, *, required: bool) -> None:
+    if not isinstance(value, str):
+        raise _fail(name, value, "is not a string", "pass text")
+    if required and not value.strip():
+        raise _fail(name, value, "is empty", "describe the video in words")
+    if len(value) > limit:
+        raise ValidationError(
+            f"{name} is {len(value)} characters, over the {limit} that {model_id} reads; the "
+            f"service would silently cut it to the first {limit} characters. Shorten it to at "
+            f"most {limit} characters.",
+            param=name,
+            value=value,
+            allowed=f"at most {limit} characters",
+        )
+
+
+def _local_audio(value: str) -> Path:
+    raw = value
+    if raw.lower().startswith("file://"):
+        raw = unquote(urlsplit(raw).path)
+    path = Path(raw).expanduser()
+    allowed = "an http(s):// or oss:// URL, or a local .wav/.mp3 file of at most 15 MB"
+    if not path.is_file():
+        raise _fail("audio_url", value, "is neither a URL nor an existing local file", allowed)
+    if path.suffix.lower() not in AUDIO_SUFFIXES:
+        raise _fail("audio_url", value, "is not a .wav or .mp3 file", allowed)
+    size = path.stat().st_size
+    if size > AUDIO_MAX_BYTES:
+        raise _fail("audio_url", value, f"is {size / 1e6:.1f} MB, over the 15 MB limit", allowed)
+    return path.resolve()
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class VideoRequest:
+    """A validated text-to-video request. Build it with :meth:`create`, not the constructor."""
+
+    prompt: str
+    model: str = catalog.DEFAULT_MODEL
+    size: str = ""
+    duration: int = 0
+    negative_prompt: str | None = None
+    #: An http(s)/oss URL as given, or the absolute path of a local audio file.
+    audio_url: str | None = None
+    audio: bool | None = None
+    shot_type: str | None = None
+    prompt_extend: bool = True
+    watermark: bool = False
+    seed: int | None = None
+    _audio_sha256: str | None = field(default=None, repr=False, compare=False)
+
+    @classmethod
+    def create(
+        cls,
+        prompt: str,
+        *,
+        model: str = catalog.DEFAULT_MODEL,
+        size: str | None = None,
+        duration: int | None = None,
+        negative_prompt: str | None = None,
+        audio_url: str | os.PathLike[str] | None = None,
+        audio: bool | None = None,
+        shot_type: str | None = None,
+        prompt_extend: bool = True,
+        watermark: bool = False,
+        seed: int | None = None,
+    ) -> VideoRequest:
+        """Validate every parameter against the catalog and fill in the model's defaults.
+
+        ``audio_url`` may be a URL or a local ``.wav``/``.mp3`` path (also ``file://``); the
+        client uploads local files (PROTOCOL 11.6). ``audio`` is sent as ``parameters.audio``
+        and only allowed on models that make sound (undocumented for t2v, PROTOCOL 2.2).
+        ``shot_type`` only takes effect with ``prompt_extend=True``; a warning says so.
+        """
+        if not isinstance(model, str):
+            raise _fail("model", model, "is not a string", _models_allowed())
+        try:
+            info = catalog.get_model(model)
+        except KeyError:
+            raise _fail(
+                "model", model, "is not a known text-to-video model", _models_allowed()
+            ) from None
+        _check_text("prompt", prompt, info.prompt_max, info.id, required=True)
+        size = info.default_size if size is None else _normalise_size(info, size)
+        if duration is None:
+            duration = info.default_duration
+        else:
+            allowed = f"{info.id} takes a duration {info.duration_text()}"
+            _check_int("duration", duration, allowed)
+            if duration not in info.durations:
+                raise _fail("duration", duration, f"is not allowed for {info.id}", allowed)
+        if negative_prompt is not None:
+            _check_text(
+                "negative_prompt", negative_prompt, info.negative_prompt_max, info.id,
+                required=False,
+            )  # fmt: skip
+        audio_sha = None
+        if audio_url is not None:
+            audio_models = ", ".join(m.id for m in catalog.MODELS.values() if m.audio)
+            if not info.audio:
+                raise _fail(
+                    "audio_url", audio_url, f"is not supported: {info.id} makes silent video",
+                    f"use a model with sound ({audio_models})",
+                )  # fmt: skip
+            if isinstance(audio_url, os.PathLike):
+                audio_url = os.fspath(audio_url)
+            if not isinstance(audio_url, str) or not audio_url.strip():
+                raise _fail("audio_url", audio_url, "is not a URL or a path", "pass a string")
+            if not is_remote_url(audio_url):
+                path = _local_audio(audio_url)
+                audio_url, audio_sha = str(path), _sha256_file(path)
+        if audio is not None:
+            _check_bool("audio", audio)
+            if not info.audio:
+                audio_models = ", ".join(m.id for m in catalog.MODELS.values() if m.audio)
+                raise _fail(
+                    "audio", audio, f"is not supported: {info.id} makes silent video",
+                    f"leave it unset, or use a model with sound ({audio_models})",
+                )  # fmt: skip
+        _check_bool("prompt_extend", prompt_extend)
+        _check_bool("watermark", watermark)
+        if shot_type is not None:
+            if not info.shot_type:
+                with_shots = ", ".join(m.id for m in catalog.MODELS.values() if m.shot_type)
+                raise _fail(
+                    "shot_type", shot_type, f"is not supported by {info.id}",
+                    f"leave it unset, or use {with_shots}",
+                )  # fmt: skip
+            if shot_type not in SHOT_TYPES:
+                raise _fail("shot_type", shot_type, "is not a shot type", "use 'single' or 'multi'")
+            if not prompt_extend:
+                warnings.warn(
+                    "shot_type only takes effect with prompt_extend=True; the service ignores "
+                    "it here",
+                    UserWarning,
+                    stacklevel=2,
+                )
+        if seed is not None:
+            allowed = f"an integer from 0 to {catalog.SEED_MAX}"
+            _check_int("seed", seed, allowed)
+            if not 0 <= seed <= catalog.SEED_MAX:
+                raise _fail("seed", seed, "is out of range", allowed)
+        return cls(
+            prompt=prompt,
+            model=model,
+            size=size,
+            duration=duration,
+            negative_prompt=negative_prompt,
+            audio_url=audio_url,
+            audio=audio,
+            shot_type=shot_type,
+            prompt_extend=prompt_extend,
+            watermark=watermark,
+            seed=seed,
+            _audio_sha256=audio_sha,
+        )
+
+    @property
+    def model_info(self) -> catalog.Model:
+        """The catalog row of :attr:`model`."""
+        return catalog.get_model(self.model)
+
+    @property
+    def local_audio_path(self) -> Path | None:
+        """The local audio file to upload, when ``audio_url`` named one."""
+        if self.audio_url is None or is_remote_url(self.audio_url):
+            return None
+        return Path(self.audio_url)
+
+    def canonical(self) -> dict[str, Any]:
+        """Every field as a stable JSON-able dict (a local audio file by name and sha256)."""
+        out: dict[str, Any] = {
+            "model": self.model,
+            "prompt": self.prompt,
+            "size": self.size,
+            "duration": self.duration,
+            "negative_prompt": self.negative_prompt,
+            "audio": self.audio,
+            "shot_type": self.shot_type,
+            "prompt_extend": self.prompt_extend,
+            "watermark": self.watermark,
+            "seed": self.seed,
+        }
+        local = self.local_audio_path
+        if local is not None:
+            out["audio_file"] = local.name
+            out["audio_sha256"] = self._audio_sha256 or _sha256_file(local)
+        else:
+            out["audio_url"] = self.audio_url
+        return out
+
+    def canonical_json(self) -> str:
+        """The canonical dict as compact, key-sorted JSON."""
+        return json.dumps(self.canonical(), sort_keys=True, separators=(",", ":"))
+
+    @property
+    def digest(self) -> str:
+        """sha256 hex of :meth:`canonical_json`: the cache key."""
+        return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
+
+    def to_body(self, audio_url: str | None = None) -> dict[str, Any]:
+        """The exact create JSON. ``audio_url`` overrides the field (the ``oss://`` URL after an
+        upload); a local file that was not uploaded is an error."""
+        url = audio_url if audio_url is not None else self.audio_url
+        if url is not None and not is_remote_url(url):
+            raise ValidationError(
+                f"audio_url {url!r} is a local file; upload it first (WanClient.upload) "
+                "and pass the oss:// URL",
+                param="audio_url",
+                value=url,
+                allowed="an http(s):// or oss:// URL",
+            )
+        inp: dict[str, Any] = {"prompt": self.prompt}
+        if self.negative_prompt:
+            inp["negative_prompt"] = self.negative_prompt
+        if url is not None:
+            inp["audio_url"] = url
+        params: dict[str, Any] = {
+            "size": self.size,
+            "duration": self.duration,
+            "prompt_extend": self.prompt_extend,
+            "watermark": self.watermark,
+        }
+        if self.seed is not None:
+            params["seed"] = self.seed
+        if self.shot_type is not None:
+            params["shot_type"] = self.shot_type
+        if self.audio is not None:
+            params["audio"] = self.audio
+        return {"model": self.model, "input": inp, "parameters": params}
+
+    def replace(self, **changes: Any) -> VideoRequest:
+        """A validated copy with some fields changed."""
+        unknown = set(changes) - {"prompt", *PARAMS}
+        if unknown:
+            name = sorted(unknown)[0]
+            raise _fail(name, changes[name], "is not a parameter", "use " + ", ".join(PARAMS))
+        current = {
+            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name[0] != "_"
+        }
+        if "model" in changes and changes["model"] != self.model:
+            # defaults of the old model may not fit the new one; re-derive them unless given
+            for name in ("size", "duration"):
+                current.pop(name)
+        current.update(changes)
+        prompt = current.pop("prompt")
+        return VideoRequest.create(prompt, **current)
+
+    @property
+    def expected_seconds(self) -> float:
+        """Typical generation time for this model, size and duration (catalog estimate)."""
+        return self.model_info.expected_seconds(self.size, self.duration)
+
+
+def _models_allowed() -> str:
+    return "use one of " + ", ".join(catalog.model_ids(with_aliases=True))

@@ -1,0 +1,209 @@
+"""Where the API key, base URL and workspace come from, without ever showing the key.
+
+Resolution follows the official SDK (PROTOCOL 11.5) with one change: the region defaults to
+Singapore (``catalog.DEFAULT_REGION``) instead of Beijing, because the docs' samples use it.
+
+Every resolver returns ``(value, source)`` so ``%wanvideo config`` can say *where* a setting came
+from (``"argument"``, ``"env DASHSCOPE_API_KEY"``, ``"file ~/.dashscope/api_key"``, ...) while
+the key itself stays wrapped in :class:`Secret`, whose ``repr``/``str`` never reveal it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+from . import catalog
+from .errors import ConfigurationError
+
+__all__ = [
+    "Secret",
+    "resolve_api_key",
+    "resolve_base_url",
+    "resolve_region",
+    "resolve_workspace",
+]
+
+ENV_KEY = "DASHSCOPE_API_KEY"
+ENV_KEY_FILE = "DASHSCOPE_API_KEY_FILE_PATH"
+ENV_BASE_URL = "DASHSCOPE_HTTP_BASE_URL"
+ENV_REGION = "DASHSCOPE_REGION"
+ENV_WORKSPACE = "DASHSCOPE_WORKSPACE_ID"
+DEFAULT_KEY_FILE = "~/.dashscope/api_key"
+
+
+class Secret:
+    """A string that is hidden from ``repr``, ``str``, f-strings and logs.
+
+    Use :meth:`reveal` at the single place where the value goes on the wire.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        if isinstance(value, Secret):
+            value = value.reveal()
+        self._value = value
+
+    def reveal(self) -> str:
+        """The plain value; only for building the ``Authorization`` header."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return "Secret('***')"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return repr(self)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(("Secret", self._value))
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __reduce__(self) -> tuple[object, ...]:
+        raise TypeError("a Secret cannot be pickled")
+
+
+def _env(env: Mapping[str, str] | None) -> Mapping[str, str]:
+    return os.environ if env is None else env
+
+
+def _read_key_file(path: Path) -> str | None:
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+        return None
+    except OSError as exc:  # e.g. permission denied: say so rather than fall through silently
+        raise ConfigurationError(f"cannot read the API key file {path}: {exc.strerror}") from None
+    return text or None
+
+
+def resolve_api_key(
+    api_key: str | Secret | None = None,
+    *,
+    env: Mapping[str, str] | None = None,
+    home: Path | None = None,
+) -> tuple[Secret, str]:
+    """Find the API key: argument, ``DASHSCOPE_API_KEY``, ``DASHSCOPE_API_KEY_FILE_PATH``,
+    then ``~/.dashscope/api_key``. Returns ``(Secret, source)``.
+
+    Raises :class:`ConfigurationError` listing every place that was looked at.
+    """
+    if api_key:
+        return Secret(api_key), "argument"
+    e = _env(env)
+    if e.get(ENV_KEY, "").strip():
+        return Secret(e[ENV_KEY].strip()), f"env {ENV_KEY}"
+    looked = ["api_key= argument", f"env {ENV_KEY}"]
+    file_env = e.get(ENV_KEY_FILE, "").strip()
+    if file_env:
+        path = Path(file_env).expanduser()
+        looked.append(f"file {path} (from {ENV_KEY_FILE})")
+        value = _read_key_file(path)
+        if value:
+            return Secret(value), f"file {path} (from {ENV_KEY_FILE})"
+    else:
+        looked.append(f"env {ENV_KEY_FILE}")
+    default = (home / ".dashscope" / "api_key") if home else Path(DEFAULT_KEY_FILE).expanduser()
+    looked.append(f"file {default}")
+    value = _read_key_file(default)
+    if value:
+        return Secret(value), f"file {default}"
+    raise ConfigurationError(
+        "no DashScope API key found; looked at: "
+        + ", ".join(looked)
+        + ". Set DASHSCOPE_API_KEY or pass api_key=... (keys are per region)."
+    )
+
+
+def resolve_region(
+    region: str | None = None, *, env: Mapping[str, str] | None = None
+) -> tuple[catalog.Region, str]:
+    """The region from the argument, ``DASHSCOPE_REGION``, or the default (Singapore)."""
+    if region:
+        source = "argument"
+    else:
+        region = _env(env).get(ENV_REGION, "").strip() or None
+        source = f"env {ENV_REGION}"
+    if not region:
+        return catalog.get_region(catalog.DEFAULT_REGION), "default"
+    try:
+        return catalog.get_region(region), source
+    except ValueError as exc:
+        raise ConfigurationError(f"{exc} (from {source})") from None
+
+
+def resolve_workspace(
+    workspace: str | None = None, *, env: Mapping[str, str] | None = None
+) -> tuple[str | None, str]:
+    """The workspace id from the argument or ``DASHSCOPE_WORKSPACE_ID`` (``None`` if unset)."""
+    if workspace:
+        return workspace, "argument"
+    value = _env(env).get(ENV_WORKSPACE, "").strip()
+    if value:
+        return value, f"env {ENV_WORKSPACE}"
+    return None, "unset"
+
+
+def resolve_base_url(
+    base_url: str | None = None,
+    *,
+    region: str | None = None,
+    workspace: str | None = None,
+    env: Mapping[str, str] | None = None,
+) -> tuple[str, str]:
+    """The HTTP API base URL (``.../api/v1``, no trailing slash).
+
+    Order: argument, ``DASHSCOPE_HTTP_BASE_URL``, then the region's host (the workspace host
+    when a workspace is known and the region has one).
+    """
+    if base_url:
+        return base_url.rstrip("/"), "argument"
+    e = _env(env)
+    if e.get(ENV_BASE_URL, "").strip():
+        return e[ENV_BASE_URL].strip().rstrip("/"), f"env {ENV_BASE_URL}"
+    reg, reg_source = resolve_region(region, env=env)
+    ws, _ = resolve_workspace(workspace, env=env)
+    try:
+        url = reg.base_url(ws)
+    except ValueError as exc:
+        raise ConfigurationError(str(exc)) from None
+    return url, f"region {reg.name} ({reg_source})"
+
+
+POLL_SCALE_ENV = "WAN_NOTEBOOK_POLL_SCALE"
+
+
+def resolve_poll_scale(
+    poll_scale: float | None = None, *, env: Mapping[str, str] | None = None
+) -> tuple[float, str]:
+    """How fast the poll schedule runs compared with the real service, and where it came from.
+
+    1.0 for the real service. An emulator running ``speed`` times faster wants ``1 / speed``;
+    ``%wanvideo emulator`` and ``wanvideo demo`` set it, and ``WAN_NOTEBOOK_POLL_SCALE`` lets a
+    kernel started by a test or CI inherit it.
+    """
+    if poll_scale is not None:
+        value, source = float(poll_scale), "argument"
+    else:
+        text = _env(env).get(POLL_SCALE_ENV, "").strip()
+        if not text:
+            return 1.0, "default"
+        try:
+            value = float(text)
+        except ValueError:
+            raise ConfigurationError(
+                f"{POLL_SCALE_ENV}={text!r} is not a number; use e.g. 0.005 for an emulator "
+                "at speed 200, or unset it for the real service"
+            ) from None
+        source = POLL_SCALE_ENV
+    if not 0 < value <= 10:
+        raise ConfigurationError(f"poll_scale must be in (0, 10]; got {value} ({source})")
+    return value, source
