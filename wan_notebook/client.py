@@ -29,6 +29,7 @@ from typing import Any, NamedTuple
 import httpx
 
 from . import catalog, protocol
+from ._fsutil import move_no_clobber
 from ._version import __version__
 from .errors import (
     CorruptVideoError,
@@ -363,7 +364,9 @@ class _Download:
         task_id: str | None,
         verify: Callable[[Path], Any] | None,
         on_progress: Callable[[int, int | None], Any] | None,
+        overwrite: bool = True,
     ) -> None:
+        self.overwrite = overwrite
         self.path = Path(path)
         self.part = self.path.with_name(self.path.name + ".part")
         self.task_id = task_id
@@ -485,7 +488,16 @@ class _Download:
                     f"{self.label()}: the downloaded file failed verification: {exc}",
                     task_id=self.task_id,
                 ) from None
-        os.replace(self.part, self.path)
+        if self.overwrite:
+            os.replace(self.part, self.path)
+        else:
+            try:
+                move_no_clobber(self.part, self.path)
+            except FileExistsError:
+                self.part.unlink(missing_ok=True)
+                raise DownloadError(
+                    f"{self.path.name} already exists; not overwriting it", task_id=self.task_id
+                ) from None
         try:
             fd = os.open(self.path.parent, os.O_RDONLY)
         except OSError:
@@ -740,11 +752,13 @@ class WanClient:
         verify: Callable[[Path], Any] | None = None,
         on_progress: Callable[[int, int | None], Any] | None = None,
         task_id: str | None = None,
+        overwrite: bool = True,
     ) -> Path:
         """Stream the video to ``<path>.part``, resume with Range after a drop, check the
-        length, ``verify(part)``, then rename into place. Returns ``path``."""
+        length, ``verify(part)``, then rename into place (``overwrite=False``: never over an
+        existing file). Returns ``path``."""
         url, task_id = _video_url(task_or_url, task_id)
-        dl = _Download(path, task_id, verify, on_progress)
+        dl = _Download(path, task_id, verify, on_progress, overwrite)
         try:
             for attempt in range(DOWNLOAD_ATTEMPTS):
                 if attempt:
@@ -995,10 +1009,11 @@ class AsyncWanClient:
         verify: Callable[[Path], Any] | None = None,
         on_progress: Callable[[int, int | None], Any] | None = None,
         task_id: str | None = None,
+        overwrite: bool = True,
     ) -> Path:
         """Stream the video to disk (see :meth:`WanClient.download`)."""
         url, task_id = _video_url(task_or_url, task_id)
-        dl = _Download(path, task_id, verify, on_progress)
+        dl = _Download(path, task_id, verify, on_progress, overwrite)
         try:
             for attempt in range(DOWNLOAD_ATTEMPTS):
                 if attempt:
