@@ -14,6 +14,38 @@ from ._version import __version__
 # public name -> module that defines it
 _EXPORTS: dict[str, str] = {
     "catalog": "wan_notebook.catalog",
+    "errors": "wan_notebook.errors",
+    # one-call API
+    "generate": "wan_notebook.api",
+    "agenerate": "wan_notebook.api",
+    "generate_many": "wan_notebook.api",
+    "agenerate_many": "wan_notebook.api",
+    "attach": "wan_notebook.api",
+    "aattach": "wan_notebook.api",
+    # building blocks
+    "WanClient": "wan_notebook.client",
+    "AsyncWanClient": "wan_notebook.client",
+    "GenerateResult": "wan_notebook.client",
+    "VideoRequest": "wan_notebook.request",
+    "Task": "wan_notebook.protocol",
+    "TaskSummary": "wan_notebook.protocol",
+    "OutputStore": "wan_notebook.store",
+    "Job": "wan_notebook.jobs",
+    "JobEvent": "wan_notebook.jobs",
+    "Runner": "wan_notebook.jobs",
+    "VideoResult": "wan_notebook.results",
+    # errors most code catches
+    "WanError": "wan_notebook.errors",
+    "ValidationError": "wan_notebook.errors",
+    "ConfigurationError": "wan_notebook.errors",
+    "APIError": "wan_notebook.errors",
+    "ContentModerationError": "wan_notebook.errors",
+    "TaskFailedError": "wan_notebook.errors",
+    "WaitTimeoutError": "wan_notebook.errors",
+    "SubmitUncertainError": "wan_notebook.errors",
+    # IPython extension: %load_ext wan_notebook
+    "load_ipython_extension": "wan_notebook.notebook",
+    "unload_ipython_extension": "wan_notebook.notebook",
 }
 
 __all__ = ["__version__", *sorted(_EXPORTS)]
