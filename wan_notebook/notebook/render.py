@@ -1,0 +1,423 @@
+"""Static views: HTML and text for the status panel, error boxes and saved videos.
+
+Pure functions of plain values (no IPython, no widgets), so every frontend - JupyterLab,
+nbconvert's saved output, GitHub, a terminal - gets the same content, and tests can read it.
+
+Rules:
+
+* Everything user- or server-supplied (prompts, messages, codes, task ids, file names) goes
+  through :func:`esc`; a prompt ``<img src=x onerror=...>`` renders as text.
+* Styles are inline (static renderers drop ``<style>`` blocks); the HTML still reads well when
+  a sanitizer drops the styles too.
+* A video is referenced by its path relative to the working directory (the notebook's folder
+  in Jupyter): the notebook stays tiny. ``embed=True`` inlines it as base64 (for Colab and for
+  sharing one file). The poster PNG is the ``<video poster>`` and also an ``<img>`` inside the
+  ``<video>`` element, which renderers that block ``<video>`` (GitHub) show instead; when
+  embedded it is inlined once, as the ``<img>`` only.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from .. import errors
+
+if TYPE_CHECKING:
+    from ..results import VideoResult
+
+__all__ = [
+    "PanelState",
+    "badge_html",
+    "badge_label",
+    "error_box_html",
+    "error_text",
+    "esc",
+    "panel_html",
+    "panel_text",
+    "result_html",
+    "src_for",
+    "video_html",
+    "what_to_do",
+]
+
+BADGE_COLOURS = {
+    "QUEUED": "#6b7280",
+    "SUBMITTING": "#6b7280",
+    "PENDING": "#a16207",
+    "RUNNING": "#1d4ed8",
+    "DOWNLOADING": "#0e7490",
+    "SUCCEEDED": "#15803d",
+    "CACHED": "#7e22ce",
+    "FAILED": "#b91c1c",
+    "ERROR": "#b91c1c",
+    "CANCELED": "#c2410c",
+    "UNKNOWN": "#4b5563",
+}
+PROMPT_PREVIEW = 80
+TEXT_PROMPT_MAX = 160
+
+
+def esc(value: Any) -> str:
+    """HTML-escape any value (quotes too, so it is safe inside attributes)."""
+    return html.escape(str(value), quote=True)
+
+
+def src_for(path: Path, base: Path | None = None) -> str:
+    """``path`` as a URL relative to ``base`` (default: the working directory), quoted.
+
+    Jupyter resolves a relative ``src`` against the notebook's folder (the kernel's working
+    directory); an absolute path would not be served. Another drive (Windows) gives a
+    ``file:`` URI, which at least works in a local browser.
+    """
+    try:
+        rel = os.path.relpath(path, base or Path.cwd())
+    except ValueError:
+        return Path(path).resolve().as_uri()
+    return quote(Path(rel).as_posix(), safe="/._-~")
+
+
+def _data_uri(path: Path, mime: str) -> str:
+    return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+
+
+def video_html(
+    path: Path,
+    *,
+    poster: Path | None = None,
+    embed: bool = False,
+    width: int | None = None,
+    label: str = "",
+) -> str:
+    """A ``<video controls>`` for a saved file (reference or base64), with the poster as an
+    ``<img>`` fallback for renderers that block ``<video>``."""
+    src = _data_uri(path, "video/mp4") if embed else src_for(path)
+    w = int(width) if width else 640
+    poster_src = None
+    if poster is not None and poster.is_file():
+        poster_src = _data_uri(poster, "image/png") if embed else src_for(poster)
+    alt = esc(label[:200]) if label else "generated video"
+    # embedded: the poster goes in once (the <img> fallback); the video shows its first frame
+    poster_attr = f' poster="{esc(poster_src)}"' if poster_src and not embed else ""
+    fallback = (
+        f'<img src="{esc(poster_src)}" width="{w}" alt="{alt}" style="max-width:100%">'
+        if poster_src
+        else f'<a href="{esc(src)}">{esc(path.name)}</a>'
+    )
+    return (
+        f'<video class="wan-video" src="{esc(src)}" controls playsinline width="{w}"'
+        f'{poster_attr} style="max-width:100%;height:auto" aria-label="{alt}">{fallback}</video>'
+    )
+
+
+def _human_bytes(n: float) -> str:
+    for unit in ("B", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return f"{n:.1f} GB"  # pragma: no cover
+
+
+def _seconds(s: float) -> str:
+    s = max(0.0, s)
+    if s < 60:
+        return f"{s:.1f} s"
+    m, sec = divmod(int(s), 60)
+    return f"{m} min {sec:02d} s"
+
+
+# ------------------------------------------------------------------------------ errors
+
+
+def what_to_do(exc: BaseException, task_id: str | None = None) -> str:
+    """One sentence: the next step for this error (plain text; may contain a magic call)."""
+    tid = task_id or getattr(exc, "task_id", None) or ""
+    if isinstance(exc, errors.WaitTimeoutError):
+        return (
+            f"The task keeps running on the service: `%wanvideo attach {tid}` picks it up "
+            f"later (`%wanvideo cancel {tid}` while it is PENDING)."
+        )
+    if isinstance(exc, errors.ContentModerationError):
+        return "Rephrase the prompt; flagged content is not billed."
+    if isinstance(exc, errors.TaskCanceledError):
+        return "Nothing was billed; run the cell again to submit a new task."
+    if isinstance(exc, errors.TaskExpiredError):
+        return (
+            "Task ids live 24 hours and belong to one region and account; run the cell "
+            "again with --new to generate a new video."
+        )
+    if isinstance(exc, errors.TaskFailedError):
+        return "Failed tasks are not billed; fix the cause and run the cell again."
+    if isinstance(exc, errors.VideoExpiredError):
+        return "Video URLs live 24 hours; this one cannot be fetched again: use --new."
+    if isinstance(exc, errors.DownloadError):
+        return f"Run `%wanvideo attach {tid}` to download it again (URLs live 24 hours)."
+    if isinstance(exc, errors.SubmitUncertainError):
+        return (
+            "The service may have created the task: `%wanvideo list` shows it, and running "
+            "the cell again adopts it instead of paying twice."
+        )
+    if isinstance(exc, errors.ConfigurationError):
+        return (
+            "Set DASHSCOPE_API_KEY, or run `%wanvideo key` (this session only), or "
+            "`%wanvideo emulator` to try the local emulator."
+        )
+    if isinstance(exc, errors.APIError) and exc.hint:
+        return exc.hint
+    if isinstance(exc, errors.WanConnectionError):
+        return "Check the network and the base URL (`%wanvideo config`), then run it again."
+    return "See the traceback of the cell for details."
+
+
+def error_code(exc: BaseException) -> str:
+    """The service's error code if there is one, else the exception's class name."""
+    return str(getattr(exc, "code", None) or type(exc).__name__)
+
+
+def error_text(exc: BaseException, task_id: str | None = None) -> str:
+    """The error as three plain lines: code, message, what to do."""
+    return (
+        f"error: {type(exc).__name__} [{error_code(exc)}]\n"
+        f"  {exc}\n"
+        f"  what to do: {what_to_do(exc, task_id)}"
+    )
+
+
+def error_box_html(exc: BaseException, task_id: str | None = None) -> str:
+    """A red box with the error's class and code, its message and the next step."""
+    return (
+        '<div class="wan-error" style="border:1px solid #b91c1c;background:#fef2f2;'
+        'color:#111;padding:6px 8px;margin:4px 0;border-radius:4px">'
+        f"<b>{esc(type(exc).__name__)}</b> <code>{esc(error_code(exc))}</code><br>"
+        f'<span style="white-space:pre-wrap">{esc(exc)}</span><br>'
+        f"<i>What to do:</i> {esc(what_to_do(exc, task_id))}</div>"
+    )
+
+
+# ------------------------------------------------------------------------------ panel
+
+
+@dataclass
+class PanelState:
+    """What the status panel shows; the panel updates it from job events."""
+
+    prompt: str
+    model: str = ""
+    size: str = ""
+    duration: int | float | None = None
+    seed: int | None = None
+    task_id: str | None = None
+    status: str | None = None
+    phase: str = "queued"
+    started: float = field(default_factory=time.monotonic)
+    elapsed: float = 0.0
+    progress: float | None = 0.0
+    #: (status, seconds since start) for every status the panel saw, in order.
+    history: list[tuple[str, float]] = field(default_factory=list)
+    bytes_done: int = 0
+    bytes_total: int | None = None
+    error: BaseException | None = None
+    result: VideoResult | None = None
+    note: str = ""
+    attached: bool = False
+    embed: bool = False
+    width: int | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.error is not None or self.result is not None
+
+    def record(self, status: str | None) -> None:
+        """Add ``status`` to the history if it is new."""
+        if status and (not self.history or self.history[-1][0] != status):
+            self.history.append((status, self.elapsed))
+
+
+def badge_label(state: PanelState) -> str:
+    """The word on the badge: the service status, or what the job is doing around it."""
+    if state.phase == "cached":
+        return "CACHED"
+    if state.phase == "canceled":
+        return "CANCELED"
+    if state.phase == "failed" or state.error is not None:
+        return state.status if state.status in ("FAILED", "CANCELED", "UNKNOWN") else "ERROR"
+    if state.phase == "downloading":
+        return "DOWNLOADING"
+    if state.status:
+        return state.status
+    return state.phase.upper()
+
+
+def badge_html(label: str) -> str:
+    """A coloured status badge."""
+    colour = BADGE_COLOURS.get(label, "#4b5563")
+    return (
+        f'<span class="wan-badge" style="background:{colour};color:#fff;padding:1px 7px;'
+        f'border-radius:9px;font:600 11px/18px monospace">{esc(label)}</span>'
+    )
+
+
+def _params_text(state: PanelState) -> str:
+    parts = [state.model or "?", state.size or "?"]
+    if state.duration is not None:
+        parts.append(f"{state.duration:g} s")
+    parts.append(f"seed {state.seed}" if state.seed is not None else "seed random")
+    return " · ".join(parts)
+
+
+def history_text(history: Sequence[tuple[str, float]]) -> str:
+    """``PENDING 0.0 s → RUNNING 0.4 s → SUCCEEDED 1.2 s``."""
+    return " → ".join(f"{status} {at:.1f} s" for status, at in history)
+
+
+def _progress_text(state: PanelState) -> str:
+    if state.phase == "downloading":
+        total = f" of {_human_bytes(state.bytes_total)}" if state.bytes_total else ""
+        return f"downloading {_human_bytes(state.bytes_done)}{total}"
+    if state.progress is None or state.done:
+        return ""
+    return f"~{state.progress * 100:.0f}% (estimate)"
+
+
+def _prompt_html(prompt: str, *, open_: bool = False) -> str:
+    preview = prompt if len(prompt) <= PROMPT_PREVIEW else prompt[: PROMPT_PREVIEW - 1] + "…"
+    return (
+        f"<details{' open' if open_ else ''}><summary>"
+        f'<span style="white-space:pre-wrap">{esc(preview)}</span></summary>'
+        f'<div style="white-space:pre-wrap;margin:2px 0 4px 12px">{esc(prompt)}</div></details>'
+    )
+
+
+def _show_elapsed(state: PanelState) -> bool:
+    # a result shown on its own (no job behind it) has no meaningful elapsed time
+    return bool(state.history) or not state.done or state.elapsed > 0
+
+
+def panel_html(state: PanelState) -> str:
+    """The whole panel as static HTML (the live view for frontends without widgets, and the
+    final view everywhere)."""
+    label = badge_label(state)
+    timing = f" · {esc(_seconds(state.elapsed))}" if _show_elapsed(state) else ""
+    rows = [f"{badge_html(label)} <b>Wan video</b> · {esc(_params_text(state))}{timing}"]
+    progress = _progress_text(state)
+    if progress and state.progress is not None and state.phase != "downloading":
+        pct = max(0.0, min(1.0, state.progress)) * 100
+        rows.append(
+            '<div style="width:240px;height:6px;background:#e5e7eb;border-radius:3px;'
+            f'display:inline-block;vertical-align:middle"><div style="width:{pct:.0f}%;'
+            'height:6px;background:#1d4ed8;border-radius:3px"></div></div> '
+            f"<small>{esc(progress)}</small>"
+        )
+    elif progress:
+        rows.append(f"<small>{esc(progress)}</small>")
+    meta = []
+    if state.task_id:
+        meta.append(f"task <code>{esc(state.task_id)}</code>")
+    if state.attached:
+        meta.append("re-attached")
+    if state.history:
+        meta.append(esc(history_text(state.history)))
+    if meta:
+        rows.append("<small>" + " · ".join(meta) + "</small>")
+    rows.append(_prompt_html(state.prompt))
+    if state.note:
+        rows.append(f"<small><i>{esc(state.note)}</i></small>")
+    if state.error is not None:
+        rows.append(error_box_html(state.error, state.task_id))
+    if state.result is not None:
+        rows.append(result_body_html(state.result, embed=state.embed, width=state.width))
+    inner = "".join(f"<div>{row}</div>" for row in rows)
+    return (
+        '<div class="wan-panel" style="font-family:sans-serif;font-size:13px;'
+        f'line-height:1.5">{inner}</div>'
+    )
+
+
+def panel_text(state: PanelState) -> str:
+    """The panel as a few lines of plain text (terminals, text-only renderers)."""
+    prompt = " ".join(state.prompt.split())
+    if len(prompt) > TEXT_PROMPT_MAX:
+        prompt = prompt[: TEXT_PROMPT_MAX - 1] + "…"
+    timing = f" · {_seconds(state.elapsed)}" if _show_elapsed(state) else ""
+    lines = [f"Wan video [{badge_label(state)}] {_params_text(state)}{timing}"]
+    extra = []
+    if state.task_id:
+        extra.append(f"task {state.task_id}")
+    progress = _progress_text(state)
+    if progress:
+        extra.append(progress)
+    if state.history:
+        extra.append(history_text(state.history))
+    if extra:
+        lines.append("  " + " · ".join(extra))
+    lines.append(f"  prompt: {prompt}")
+    if state.note:
+        lines.append(f"  note: {state.note}")
+    if state.error is not None:
+        lines.append("  " + error_text(state.error, state.task_id).replace("\n", "\n  "))
+    if state.result is not None:
+        lines.append("  " + result_summary(state.result))
+    return "\n".join(lines)
+
+
+# ------------------------------------------------------------------------------ results
+
+
+def _result_size(result: VideoResult) -> int | None:
+    try:
+        return int(result.size_bytes)
+    except (OSError, TypeError, ValueError):
+        return None
+
+
+def result_summary(result: VideoResult) -> str:
+    """``saved wan_outputs/x.mp4 (374.0 KB, 832x480, 5.0 s)`` (``cached`` when reused)."""
+    bits = []
+    size = _result_size(result)
+    if size is not None:
+        bits.append(_human_bytes(size))
+    if result.width and result.height:
+        bits.append(f"{result.width}x{result.height}")
+    if result.duration:
+        bits.append(f"{float(result.duration):.1f} s")
+    verb = "cached" if result.cached else "saved"
+    where = src_for(result.path)
+    return f"{verb} {where}" + (f" ({', '.join(bits)})" if bits else "")
+
+
+def result_body_html(result: VideoResult, *, embed: bool = False, width: int | None = None) -> str:
+    """The video player and one line saying where the file is."""
+    w = width or min(int(result.width or 640), 640)
+    player = video_html(
+        result.path, poster=result.poster, embed=embed, width=w, label=result.prompt
+    )
+    return f"{player}<div><small>{esc(result_summary(result))}</small></div>"
+
+
+def result_html(result: VideoResult, *, embed: bool = False, width: int | None = None) -> str:
+    """A saved result on its own (``VideoResult._repr_html_``): header, prompt, player."""
+    meta: Mapping[str, Any] = result.metadata or {}
+    request = meta.get("request") if isinstance(meta.get("request"), Mapping) else {}
+    req = result.request
+    state = PanelState(
+        prompt=result.prompt,
+        model=result.model,
+        size=(req.size if req else str(request.get("size", ""))),
+        duration=(req.duration if req else request.get("duration")),
+        seed=(req.seed if req else request.get("seed")),
+        task_id=result.task_id,
+        status="SUCCEEDED",
+        phase="cached" if result.cached else "saved",
+        progress=1.0,
+        result=result,
+        embed=embed,
+        width=width,
+    )
+    return panel_html(state)
