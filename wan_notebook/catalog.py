@@ -11,16 +11,16 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 __all__ = [
-    "MODELS",
-    "REGIONS",
-    "SIZES_BY_TIER",
-    "TIER_OF_SIZE",
     "DEFAULT_MODEL",
     "DEFAULT_REGION",
-    "SEED_MAX",
+    "MODELS",
     "NEGATIVE_PROMPT_MAX",
     "QUERY_QPS",
+    "REGIONS",
+    "SEED_MAX",
+    "SIZES_BY_TIER",
     "TASK_LIFETIME_S",
+    "TIER_OF_SIZE",
     "Model",
     "Region",
     "get_model",

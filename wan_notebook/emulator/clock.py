@@ -1,0 +1,54 @@
+"""The simulated clock: wall time scaled by a speed factor that may change while running."""
+
+from __future__ import annotations
+
+import threading
+import time
+
+
+class SimClock:
+    """Simulated seconds since start; ``speed`` simulated seconds pass per wall second.
+
+    Changing the speed rebases the clock so simulated time never jumps.
+    """
+
+    def __init__(self, speed: float) -> None:
+        _check_speed(speed)
+        self._lock = threading.Lock()
+        self._speed = float(speed)
+        self._mono0 = time.monotonic()
+        self._sim0 = 0.0
+
+    @property
+    def speed(self) -> float:
+        """Simulated seconds per wall second."""
+        return self._speed
+
+    def now(self) -> float:
+        """Simulated seconds since the clock started."""
+        with self._lock:
+            return self._sim0 + (time.monotonic() - self._mono0) * self._speed
+
+    def set_speed(self, speed: float) -> None:
+        """Change the speed from now on."""
+        _check_speed(speed)
+        with self._lock:
+            mono = time.monotonic()
+            self._sim0 += (mono - self._mono0) * self._speed
+            self._mono0 = mono
+            self._speed = float(speed)
+
+    def wall_delay(self, sim_seconds: float) -> float:
+        """How many wall seconds ``sim_seconds`` of simulated time take at the current speed."""
+        return sim_seconds / self._speed
+
+    def wall_time_of(self, sim_t: float) -> float:
+        """The epoch time (``time.time()``) at which simulated instant ``sim_t`` happens."""
+        return time.time() - (self.now() - sim_t) / self._speed
+
+
+def _check_speed(speed: float) -> None:
+    if not isinstance(speed, (int, float)) or isinstance(speed, bool) or not speed > 0:
+        raise ValueError(f"speed must be a positive number, got {speed!r}")
+    if speed == float("inf"):
+        raise ValueError("speed must be finite")

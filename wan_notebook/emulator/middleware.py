@@ -1,0 +1,80 @@
+"""ASGI middleware: the access log and status counters, and the never-a-traceback catch-all."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from .replies import error_response
+
+access_log = logging.getLogger("wan_notebook.emulator.access")
+log = logging.getLogger("wan_notebook.emulator")
+
+
+class AccessLog:
+    """Counts every response status; with ``enabled()``, logs one line per request.
+
+    The line has the method, the path *without* the query string (signatures live there),
+    the status and the time taken; headers (so the API key) are never logged.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, count: Callable[[int | None], None], enabled: Callable[[], bool]
+    ) -> None:
+        self.app = app
+        self._count = count
+        self._enabled = enabled
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start = time.perf_counter()
+        status: int | None = None
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        finally:
+            self._count(status)
+            if self._enabled():
+                ms = (time.perf_counter() - start) * 1000
+                shown = "dropped" if status is None else str(status)
+                path = scope.get("path", "").encode("unicode_escape").decode("ascii")
+                access_log.info("%s %s %s %.1f ms", scope.get("method"), path, shown, ms)
+
+
+class CatchAll:
+    """Any unexpected exception becomes the service's JSON 500, logged only at debug level."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def send_wrapper(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_wrapper)
+        except Exception:
+            log.debug(
+                "unhandled error on %s %s", scope.get("method"), scope.get("path"), exc_info=True
+            )
+            if not started:
+                await error_response(500, "InternalError")(scope, receive, send)
