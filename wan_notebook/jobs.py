@@ -252,6 +252,7 @@ class Job:
         try:
             result = await self._execute()
         except asyncio.CancelledError:
+            self.runner._unwatch(self)
             self.phase = "canceled"
             self._finish_error(
                 TaskCanceledError(
@@ -600,6 +601,13 @@ class Runner:
         delay = core.budget.reserve(time.monotonic())
         if delay > 0:
             await asyncio.sleep(delay)
+
+    def _unwatch(self, job: Job) -> None:
+        """Stop polling for ``job`` (it was detached); the poll loop ends when none are left."""
+        watch = self._watches.pop(job.task_id or "", None)
+        if watch is not None and not watch.future.done():
+            watch.future.cancel()
+        self._wake.set()
 
     def _poke(self, job: Job) -> None:
         """Ask about ``job`` now (after a cancel, for example)."""
