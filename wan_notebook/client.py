@@ -36,17 +36,14 @@ from .errors import (
     DownloadError,
     RateLimitError,
     ServiceError,
-    TaskCanceledError,
-    TaskExpiredError,
     ValidationError,
     VideoExpiredError,
     WaitTimeoutError,
     WanConnectionError,
     WanError,
-    task_failed_error,
 )
 from .polling import DurationLearner, PollConfig, QueryBudget, TaskPoller
-from .protocol import CallSpec, Task, TaskPage, TaskSummary
+from .protocol import CallSpec, Task, TaskPage, TaskSummary, ensure_succeeded
 from .request import PARAMS, VideoRequest
 from .retry import Failure, RetryPolicy, Verdict, submit_uncertain
 from .settings import (
@@ -100,28 +97,6 @@ def _task_id_of(task_or_id: Task | TaskSummary | str) -> tuple[str, Task | None]
         param="task",
         value=task_or_id,
         allowed="a Task or a task id string",
-    )
-
-
-def _finish(task: Task) -> Task:
-    """Return a SUCCEEDED task; raise the matching TaskError for the other terminal states."""
-    if task.succeeded:
-        return task
-    if task.status == "FAILED":
-        raise task_failed_error(task.task_id, task.code, task.message, task)
-    if task.status == "CANCELED":
-        raise TaskCanceledError(
-            f"task {task.task_id} was CANCELED before it ran; nothing was billed",
-            task_id=task.task_id,
-            status=task.status,
-            task=task,
-        )
-    raise TaskExpiredError(
-        f"task {task.task_id} is UNKNOWN to the service: it is older than 24 h (its video "
-        "can no longer be fetched) or the id never existed in this region/account",
-        task_id=task.task_id,
-        status=task.status,
-        task=task,
     )
 
 
@@ -344,7 +319,7 @@ class _Waiter:
             ratio = self.poller.observed_run_ratio(task, now)
             if ratio is not None:
                 self.core.learner.observe(self.model, ratio)
-            return _finish(task)
+            return ensure_succeeded(task)
         return None
 
     def transient(self, exc: WanError) -> None:
@@ -663,7 +638,7 @@ class WanClient:
         TaskCanceledError or TaskExpiredError; WaitTimeoutError at the deadline."""
         task_id, task = _task_id_of(task_or_id)
         if task is not None and task.is_terminal:
-            return _finish(task)
+            return ensure_succeeded(task)
         waiter = _Waiter(self._core, task_id, task, timeout, on_update)
         while True:
             self._sleep(waiter.next_sleep())
@@ -920,7 +895,7 @@ class AsyncWanClient:
         """Poll until the task ends (see :meth:`WanClient.wait`)."""
         task_id, task = _task_id_of(task_or_id)
         if task is not None and task.is_terminal:
-            return _finish(task)
+            return ensure_succeeded(task)
         waiter = _Waiter(self._core, task_id, task, timeout, on_update)
         while True:
             await self._sleep(waiter.next_sleep())

@@ -43,13 +43,11 @@ from .errors import (
     ServiceError,
     SubmitUncertainError,
     TaskCanceledError,
-    TaskExpiredError,
     WaitTimeoutError,
     WanConnectionError,
     WanError,
-    task_failed_error,
 )
-from .protocol import Task
+from .protocol import Task, ensure_succeeded
 
 if TYPE_CHECKING:
     from .client import AsyncWanClient
@@ -294,7 +292,7 @@ class Job:
         if not self.new:
             found = await asyncio.to_thread(store.lookup, req)
             if found.kind == "saved":
-                result = runner._result_from_record(found, req, cached=True)
+                result = runner._result(found.saved, req, cached=True)
                 self.task_id = result.task_id
                 self.status = "SUCCEEDED"
                 self.phase = "cached"
@@ -346,23 +344,10 @@ class Job:
             return await self._save(task)
         if runner.store.get(task.task_id) is not None:
             runner.store.record_failure(task.task_id, task.status, task.code, task.message)
-        if task.status == "FAILED":
-            raise task_failed_error(task.task_id, task.code, task.message, task)
         if task.status == "CANCELED":
             self.phase = "canceled"
-            raise TaskCanceledError(
-                f"task {task.task_id} was canceled; nothing was billed",
-                task_id=task.task_id,
-                status=task.status,
-                task=task,
-            )
-        raise TaskExpiredError(
-            f"task {task.task_id} is UNKNOWN to the service: it is older than 24 hours or "
-            "never existed in this region/account",
-            task_id=task.task_id,
-            status=task.status,
-            task=task,
-        )
+        ensure_succeeded(task)  # raises the TaskError for FAILED, CANCELED or UNKNOWN
+        raise AssertionError("unreachable")  # pragma: no cover
 
     def _on_task(self, task: Task) -> None:
         """Called by the poll loop with every observed task."""
@@ -402,7 +387,7 @@ class Job:
                 overwrite=False,
             )
         saved = await asyncio.to_thread(store.save_result, request, task, paths.video)
-        result = runner._result_from_saved(saved, request)
+        result = runner._result(saved, request, cached=False)
         self.phase = "saved"
         self._emit("saved", result=result, status="SUCCEEDED", task=task)
         return result
@@ -482,23 +467,10 @@ class Runner:
         async with sem:
             yield
 
-    def _result_from_saved(self, saved: Any, request: VideoRequest | None) -> VideoResult:
+    def _result(self, saved: Any, request: VideoRequest | None, *, cached: bool) -> VideoResult:
+        """A :class:`VideoResult` for a store :class:`SavedResult`."""
         from .results import VideoResult
 
-        return VideoResult(
-            path=saved.video,
-            task_id=saved.task_id,
-            metadata=saved.metadata,
-            request=request,
-            cached=False,
-            sidecar=saved.sidecar,
-            poster=saved.poster,
-        )
-
-    def _result_from_record(self, found: Any, request: VideoRequest, *, cached: bool) -> Any:
-        from .results import VideoResult
-
-        saved = found.saved
         return VideoResult(
             path=saved.video,
             task_id=saved.task_id,

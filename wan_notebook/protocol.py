@@ -17,7 +17,14 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
-from .errors import APIError, ServiceError, api_error
+from .errors import (
+    APIError,
+    ServiceError,
+    TaskCanceledError,
+    TaskExpiredError,
+    api_error,
+    task_failed_error,
+)
 
 __all__ = [
     "CREATE_PATH",
@@ -32,6 +39,7 @@ __all__ = [
     "build_list",
     "build_query",
     "build_upload_policy",
+    "ensure_succeeded",
     "format_list_time",
     "parse_cancel",
     "parse_create",
@@ -412,6 +420,30 @@ def parse_cancel(
     """Cancel accepted: returns the request id. 400 UnsupportedOperation raises as usual."""
     data = _ok_body(status, body, headers, f"cancel task {task_id}".strip())
     return _str(data.get("request_id"))
+
+
+def ensure_succeeded(task: Task) -> Task:
+    """Return a SUCCEEDED task; raise the matching TaskError for the other terminal states
+    (FAILED -> TaskFailedError, moderation codes also ContentModerationError; CANCELED;
+    UNKNOWN -> TaskExpiredError)."""
+    if task.succeeded:
+        return task
+    if task.status == "FAILED":
+        raise task_failed_error(task.task_id, task.code, task.message, task)
+    if task.status == "CANCELED":
+        raise TaskCanceledError(
+            f"task {task.task_id} was CANCELED before it ran; nothing was billed",
+            task_id=task.task_id,
+            status=task.status,
+            task=task,
+        )
+    raise TaskExpiredError(
+        f"task {task.task_id} is UNKNOWN to the service: it is older than 24 h (its video "
+        "can no longer be fetched) or the id never existed in this region/account",
+        task_id=task.task_id,
+        status=task.status,
+        task=task,
+    )
 
 
 # ---------------------------------------------------------------- list
