@@ -40,3 +40,48 @@ def emulator(emulator_factory: Callable[..., Emulator]) -> Emulator:
 def canary_key() -> str:
     """A unique fake API key; tests search logs and files for it to prove it never leaks."""
     return f"sk-canary-{secrets.token_hex(12)}"
+
+
+# ---------------------------------------------------------------- the session canary
+#
+# The whole suite runs with a canary in DASHSCOPE_API_KEY (so nothing can reach a real account
+# by accident), and when it ends every file any test wrote under pytest's temporary folder is
+# searched for it: a single hit fails the run.
+
+SESSION_CANARY = f"sk-canary-session-{secrets.token_hex(12)}"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    import os
+
+    os.environ["DASHSCOPE_API_KEY"] = SESSION_CANARY
+    os.environ.pop("DASHSCOPE_API_KEY_FILE_PATH", None)
+
+
+def _files_with(root: Any, needle: bytes) -> list[str]:
+    hits = []
+    for path in root.rglob("*"):
+        try:
+            if path.is_file() and not path.is_symlink() and needle in path.read_bytes():
+                hits.append(str(path))
+        except OSError:
+            continue
+    return hits
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    factory = getattr(session.config, "_tmp_path_factory", None)
+    if factory is None:
+        return
+    try:
+        base = factory.getbasetemp()
+    except (OSError, ValueError):
+        return
+    hits = _files_with(base, SESSION_CANARY.encode())
+    if hits:
+        session.config.get_terminal_writer().line(
+            "the session's canary API key was found in files written by tests:\n  "
+            + "\n  ".join(hits),
+            red=True,
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
