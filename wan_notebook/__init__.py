@@ -43,6 +43,10 @@ _EXPORTS: dict[str, str] = {
     "TaskFailedError": "wan_notebook.errors",
     "WaitTimeoutError": "wan_notebook.errors",
     "SubmitUncertainError": "wan_notebook.errors",
+    # widgets
+    "GenerateForm": "wan_notebook.notebook.form",
+    "Gallery": "wan_notebook.notebook.gallery",
+    "BatchGrid": "wan_notebook.notebook.batch",
     # IPython extension: %load_ext wan_notebook
     "load_ipython_extension": "wan_notebook.notebook",
     "unload_ipython_extension": "wan_notebook.notebook",

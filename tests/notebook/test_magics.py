@@ -107,7 +107,7 @@ def test_form_config_and_key_never_show_the_key(
     ip: Any, canary_key: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     _, cap = run(ip, "%wanvideo form")
-    assert "later release" in cap.stdout
+    assert "GenerateForm" in cap.stdout
     monkeypatch.setenv("DASHSCOPE_API_KEY", canary_key)
     _, cap = run(ip, "%wanvideo config")
     assert "from env DASHSCOPE_API_KEY" in cap.stdout and canary_key not in cap.stdout

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import warnings
 from collections.abc import Mapping
@@ -46,10 +47,11 @@ SUBCOMMANDS: dict[str, str] = {
     "cancel": "cancel ID - cancel a PENDING task",
     "list": "list [--limit N] [--local] - tasks in the store and on the service (24 h)",
     "gallery": "gallery [--limit N] [--embed] - the saved videos of the outputs folder",
-    "form": "form - a widget form (arrives with a later release)",
+    "form": "form - a widget form: pick model, size, duration...; Generate runs a job",
     "config": "config - effective settings and where the API key comes from",
     "key": "key - type an API key, kept for this session only",
     "emulator": "emulator [--speed X] | emulator stop - a local emulator (synthetic videos)",
+    "connect": "connect [--speed X] - the configured service if a key is set, else an emulator",
 }
 
 # option dest -> VideoRequest.create keyword (None: not a request field)
@@ -83,6 +85,10 @@ _FLAG_FOR = {
 }
 
 
+# string options whose value may be quoted on the line ("blurry, low quality")
+_QUOTABLE = ("model", "size", "negative", "audio_url", "directory")
+
+
 class _LineParser(argparse.ArgumentParser):
     """argparse for the line subcommands: mistakes are one-line UsageErrors."""
 
@@ -100,6 +106,10 @@ def _line_parser(name: str) -> _LineParser:
 def parse_cell_options(line: str) -> argparse.Namespace:
     """Parse the ``%%wanvideo`` line (UsageError on a bad flag); no shell needed."""
     args = parse_argstring(WanVideoMagic.wanvideo, line)
+    for dest in _QUOTABLE:  # IPython splits without POSIX rules: quotes stay on the value
+        value = getattr(args, dest, None)
+        if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] in "'\"":
+            setattr(args, dest, value[1:-1])
     if args.output is not None and not args.output.isidentifier():
         raise UsageError(f"-o {args.output!r} is not a Python name")
     return args
@@ -186,6 +196,7 @@ class WanVideoMagic(Magics):
         self._api_key: Secret | None = None
         self._emulator: Any = None
         self._emulator_scale = 1.0
+        self._exported: dict[str, str] = {}  # environment variables set by connect
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runners: dict[tuple[Any, ...], Runner] = {}
         #: every job started from this shell, newest last
@@ -251,7 +262,7 @@ class WanVideoMagic(Magics):
         embed_warn_mb, region, base_url, timeout, poll_scale, widgets).
 
         Line form, ``%wanvideo SUBCOMMAND``: status ID, attach ID, cancel ID, list, gallery,
-        form, config, key, emulator [stop]. Argument mistakes raise a one-line UsageError;
+        form, config, key, emulator [stop], connect. Argument mistakes raise a one-line UsageError;
         a video that cannot be made raises the real error.
         """
         if cell is None:
@@ -308,7 +319,10 @@ class WanVideoMagic(Magics):
         return panel
 
     def _run(self, job: Job, panel: StatusPanel, args: argparse.Namespace) -> None:
+        from .gallery import track_job
+
         self.jobs.append(job)
+        track_job(job)  # open galleries refresh when it saves
         panel.follow(job)
         if args.background:
             if args.output:
@@ -530,32 +544,24 @@ class WanVideoMagic(Magics):
         parser.add_argument("--limit", type=int, default=12)
         parser.add_argument("--embed", action="store_true")
         args = parser.parse_args(rest.split())
-        from ..store import OutputStore
+        from .gallery import Gallery
 
-        store = OutputStore(self.directory)
-        results = store.results(limit=args.limit) if store.index_path.exists() else []
-        if not results:
-            print(f"no saved videos in {render.src_for(store.root)} yet")
-            return
-        cells = []
-        text = []
-        for res in results:
-            player = render.video_html(
-                res.video, poster=res.poster, embed=args.embed, width=240, label=res.prompt
-            )
-            cells.append(
-                '<figure style="display:inline-block;width:244px;margin:4px;'
-                f'vertical-align:top">{player}<figcaption><small>{render.esc(res.model)}<br>'
-                f"{render.esc(res.prompt[:120])}</small></figcaption></figure>"
-            )
-            text.append(f"{render.src_for(res.video)}  {res.prompt[:60]!r}")
-        display({"text/plain": "\n".join(text), "text/html": "".join(cells)}, raw=True)
+        Gallery(self.directory, limit=args.limit, embed=args.embed).show()
 
-    def _cmd_form(self, rest: str) -> None:
-        print(
-            "The widget form arrives with a later release of wan-notebook. For now use a "
-            "%%wanvideo cell (see %%wanvideo? for every option) or wan_notebook.generate()."
-        )
+    def _cmd_form(self, rest: str) -> Any:
+        if rest.strip():
+            raise UsageError("%wanvideo form takes no arguments; set defaults with %config")
+        from .form import GenerateForm
+
+        try:
+            return GenerateForm(
+                model=self.model, size=self.size, duration=self.duration, seed=self.seed,
+                negative_prompt=self.negative_prompt, shot_type=self.shot_type,
+                prompt_extend=self.prompt_extend, watermark=self.watermark, embed=self.embed,
+                magic=self,
+            )  # fmt: skip
+        except ValidationError as exc:
+            raise UsageError(f"{exc} (from %config WanVideoMagic)".replace("\n", " ")) from None
 
     def _cmd_config(self, rest: str) -> None:
         from ..settings import resolve_api_key, resolve_base_url
@@ -641,7 +647,61 @@ class WanVideoMagic(Magics):
             raw=True,
         )
 
+    def _cmd_connect(self, rest: str) -> None:
+        """Use the configured service when an API key is set, else start an emulator.
+
+        Notebooks open with it so they run anywhere: with ``DASHSCOPE_API_KEY`` (and maybe
+        ``DASHSCOPE_HTTP_BASE_URL``, as ``wanvideo demo`` sets) they talk to that service;
+        without a key they start ``%wanvideo emulator``, show its banner and point this
+        kernel's environment at it (until ``%wanvideo emulator stop``), so the Python API
+        used in the same notebook talks to it too.
+        """
+        parser = _line_parser("connect")
+        parser.add_argument("--speed", type=float, default=30.0)
+        args = parser.parse_args(rest.split())
+        if self._emulator is not None:
+            print(f"using the emulator already running in this kernel at {self._emulator.base_url}")
+            return
+        from ..errors import ConfigurationError
+        from ..settings import resolve_api_key, resolve_base_url, resolve_poll_scale
+
+        try:
+            key_source = "this session" if self._api_key else resolve_api_key(None)[1]
+        except ConfigurationError:
+            self._cmd_emulator(f"--speed {args.speed!r}")
+            # the Python API in this kernel (generate(), WanClient()) follows the same settings
+            emulator = self._emulator
+            self._exported = {
+                "DASHSCOPE_HTTP_BASE_URL": emulator.base_url,
+                "DASHSCOPE_API_KEY": emulator.api_key,
+                "WAN_NOTEBOOK_POLL_SCALE": repr(self._emulator_scale),
+            }
+            os.environ.update(self._exported)
+            return
+        url, url_source = resolve_base_url(self.base_url, region=self.region)
+        scale, scale_source = resolve_poll_scale(None)
+        if scale_source != "default" and self.poll_scale == self.traits()["poll_scale"].default():
+            self.poll_scale = scale  # e.g. the kernel of `wanvideo demo` polling its emulator
+        local = url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
+        if local in ("127.0.0.1", "localhost", "[::1]"):
+            what = "a server on this machine (an emulator: videos are synthetic, nothing is billed)"
+        else:
+            what = "the Wan service (new videos are billed; saved ones are reused for free)"
+        text = f"Connected to {what} at {url} (from {url_source}; API key from {key_source})."
+        display(
+            {
+                "text/plain": text,
+                "text/html": '<div style="border:1px solid #15803d;background:#f0fdf4;'
+                f'color:#111;padding:6px 8px;border-radius:4px">{render.esc(text)}</div>',
+            },
+            raw=True,
+        )
+
     def _stop_emulator(self) -> None:
+        for name, value in self._exported.items():  # only what connect set and nobody changed
+            if os.environ.get(name) == value:
+                del os.environ[name]
+        self._exported = {}
         emulator, self._emulator = self._emulator, None
         if emulator is not None:
             emulator.stop()
