@@ -1,0 +1,87 @@
+"""How ``pytest --nbval`` runs the example notebooks (``scripts/refresh_notebooks.py`` too).
+
+Each notebook runs exactly as its stored outputs were made: in emulator mode (no API key, base
+URL or key file reaches the kernel, so ``%wanvideo connect`` starts its own emulator) and with
+an empty ``wan_outputs/`` next to it, so a second run is not served from the first run's cache
+(the stored outputs show fresh generations). A ``wan_outputs/`` the tests did not make (it may
+hold videos from the real service) is never deleted: it is moved to ``artifacts/``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+HERE = Path(__file__).resolve().parent
+OUTPUTS = HERE / "wan_outputs"
+MARKER = ".made-by-tests"
+#: Settings that would make a notebook use something other than its own emulator.
+HIDDEN = (
+    "DASHSCOPE_API_KEY",
+    "DASHSCOPE_API_KEY_FILE_PATH",
+    "DASHSCOPE_HTTP_BASE_URL",
+    "DASHSCOPE_REGION",
+    "DASHSCOPE_WORKSPACE_ID",
+    "WAN_NOTEBOOK_POLL_SCALE",
+)
+
+
+def fresh_outputs(folder: Path = OUTPUTS) -> None:
+    """Empty ``folder`` for a run: delete it if the tests made it, else move it aside."""
+    if folder.exists():
+        if (folder / MARKER).exists():
+            shutil.rmtree(folder)
+        else:
+            stamp = f"{folder.parent.name}-{folder.name}-{time.time():.0f}"
+            aside = HERE.parent / "artifacts" / stamp
+            aside.parent.mkdir(parents=True, exist_ok=True)
+            shutil.move(str(folder), str(aside))
+            print(f"\nmoved {folder} (not made by the tests) to {aside}")
+    folder.mkdir()
+    (folder / MARKER).write_text("made by the notebook tests; deleted by the next run\n")
+
+
+def emulator_mode_env(home: str) -> dict[str, str]:
+    """The environment a notebook kernel gets: no key, no base URL, a HOME without keys."""
+    env = {k: v for k, v in os.environ.items() if k not in HIDDEN}
+    env["HOME"] = home
+    return env
+
+
+_saved_env: dict[str, str] | None = None
+_home: tempfile.TemporaryDirectory[str] | None = None
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: Any) -> None:
+    """Before a notebook's first cell (its kernel starts right after this hook)."""
+    global _saved_env, _home
+    if getattr(item, "cell_num", None) != 0:
+        return
+    fresh_outputs()
+    _saved_env = dict(os.environ)
+    _home = tempfile.TemporaryDirectory(prefix="wan-nbval-home-")
+    env = emulator_mode_env(_home.name)
+    os.environ.clear()
+    os.environ.update(env)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_teardown(item: Any, nextitem: Any) -> None:
+    """After a notebook's last cell (its kernel is shut down then): restore the environment."""
+    global _saved_env, _home
+    if nextitem is not None and nextitem.parent is item.parent:
+        return
+    if _saved_env is not None:
+        os.environ.clear()
+        os.environ.update(_saved_env)
+        _saved_env = None
+    if _home is not None:
+        _home.cleanup()
+        _home = None

@@ -1,0 +1,326 @@
+"""The quick-start notebook in real JupyterLab, in a real (headless) Chromium.
+
+JupyterLab runs on 127.0.0.1 with every Jupyter/IPython directory in a temporary folder and no
+API key, so the notebook's ``%wanvideo connect`` starts its own emulator, exactly as on Binder.
+Playwright drives Debian's ``/usr/bin/chromium`` (never a downloaded browser). The test runs all
+cells of a copy of ``notebooks/01-quickstart.ipynb`` and checks what a person would see: the
+panels end SUCCEEDED after showing the task's progress, each ``<video>`` decodes at the requested
+size and duration and plays, and the prompt containing ``<img src=x onerror=...>`` appears as
+text and runs nothing. Screenshots go to ``artifacts/browser/`` (gitignored).
+
+Skipped (with the reason) when chromium or playwright is missing, except in CI (``CI=true``),
+where a missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+
+pytestmark = pytest.mark.slow
+
+ROOT = Path(__file__).resolve().parents[2]
+NOTEBOOK = ROOT / "notebooks" / "01-quickstart.ipynb"
+WIDGETS = ROOT / "notebooks" / "02-widgets.ipynb"
+XSS = "<img src=x onerror=\"document.title='pwned'\">"
+ARTIFACTS = ROOT / "artifacts" / "browser"
+TOKEN = "wan-browser-test"
+WIDTH, HEIGHT, DURATION = 832, 480, 5.0  # what the notebook's cells ask for
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+#: news toast off, no DOM virtualisation (every cell stays in the DOM)
+OVERRIDES = {
+    "@jupyterlab/apputils-extension:notification": {
+        "fetchNews": "false",
+        "checkForUpdates": False,
+    },
+    "@jupyterlab/notebook-extension:tracker": {"windowingMode": "none"},
+}
+HIDDEN_ENV = (
+    "DASHSCOPE_API_KEY",
+    "DASHSCOPE_API_KEY_FILE_PATH",
+    "DASHSCOPE_HTTP_BASE_URL",
+    "DASHSCOPE_REGION",
+    "DASHSCOPE_WORKSPACE_ID",
+    "WAN_NOTEBOOK_POLL_SCALE",
+)
+
+
+def _missing(reason: str) -> None:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(f"{reason} (required in CI: .ci/run installs chromium with apt)")
+    pytest.skip(reason)
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium") or (
+        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+    )
+    if path is None:
+        _missing("no chromium on PATH (apt-get install chromium)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        _missing("python playwright is not installed (pip install -e '.[test]')")
+    return str(path)
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[dict[str, Any]]:
+    """JupyterLab on a free loopback port, isolated in ``tmp_path``, serving ``work/`` with
+    output-free copies of the notebooks under test."""
+    work = tmp_path / "work"
+    work.mkdir()
+    for source in (NOTEBOOK, WIDGETS):
+        nb = nbformat.read(source, as_version=4)
+        for cell in nb.cells:  # a clean copy: only what this run produces is on the page
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+        nbformat.write(nb, work / source.name)
+    settings = tmp_path / "lab-settings"
+    settings.mkdir()
+    (settings / "overrides.json").write_text(json.dumps(OVERRIDES))
+    env = {k: v for k, v in os.environ.items() if k not in HIDDEN_ENV}
+    env.update(
+        HOME=str(tmp_path),  # no ~/.dashscope/api_key: the notebook starts its emulator
+        JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
+        JUPYTER_DATA_DIR=str(tmp_path / "data"),
+        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
+        IPYTHONDIR=str(tmp_path / "ipython"),
+    )
+    port = _free_port()
+    log = (tmp_path / "lab.log").open("w")
+    cmd = [
+        sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
+        "--ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
+        f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={work}",
+        f"--LabApp.app_settings_dir={settings}", "--LabApp.expose_app_in_browser=True",
+    ]  # fmt: skip
+    proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"{base}/api/status?token={TOKEN}", timeout=2):
+                    break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    log.flush()
+                    pytest.fail("JupyterLab did not start:\n" + (tmp_path / "lab.log").read_text())
+                time.sleep(0.2)
+        yield {"url": base, "work": work, "log": tmp_path / "lab.log"}
+    finally:
+        proc.send_signal(signal.SIGTERM)  # the server shuts its kernels down
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        log.close()
+
+
+# JavaScript run in the page ------------------------------------------------------------------
+
+WATCH = """() => {
+  // every status badge text and every document title the page ever shows
+  window.__badges = []; window.__titles = [document.title];
+  const seen = () => document.querySelectorAll('.wan-badge').forEach(b => {
+    const t = b.textContent.trim();
+    if (window.__badges[window.__badges.length - 1] !== t) window.__badges.push(t);
+  });
+  const all = {subtree: true, childList: true, characterData: true};
+  new MutationObserver(seen).observe(document.body, all);
+  new MutationObserver(() => window.__titles.push(document.title))
+    .observe(document.querySelector('title'), all);
+}"""
+
+RUN_ALL = """async () => {
+  const app = window.jupyterapp;
+  const panel = app.shell.currentWidget;
+  await panel.sessionContext.ready;
+  await app.commands.execute('notebook:run-all-cells');
+  return panel.sessionContext.session.kernel.status;
+}"""
+
+PLAY = """async (v) => {
+  const sleep = ms => new Promise(r => setTimeout(r, ms));
+  v.muted = true; v.preload = 'auto';
+  let t0 = performance.now();
+  while (v.readyState < 2 && performance.now() - t0 < 15000) await sleep(100);
+  const ready = v.readyState, before = v.currentTime;
+  let played = 'ok';
+  try { await v.play(); } catch (e) { played = String(e); }
+  await sleep(1500);
+  v.pause();
+  return {ready, before, after: v.currentTime, width: v.videoWidth, height: v.videoHeight,
+          poster: v.poster,
+          duration: v.duration, played, decoded: v.webkitVideoDecodedByteCount,
+          frames: v.getVideoPlaybackQuality().totalVideoFrames, src: v.currentSrc};
+}"""
+
+
+def _open(browser: Any, lab: dict[str, Any], name: str) -> tuple[Any, list[str]]:
+    """A page with notebook ``name`` open in Lab, recording badges and titles."""
+    page = browser.new_page(viewport={"width": 1280, "height": 2400})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{lab['url']}/lab/tree/{name}?token={TOKEN}")
+    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
+    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell")
+    page.evaluate(WATCH)
+    return page, errors
+
+
+def _check_video(video: Any, duration: float = DURATION) -> dict[str, Any]:
+    """Play a ``<video>`` muted: it decodes at the requested size and duration and advances."""
+    v = video.evaluate(PLAY)
+    assert v["ready"] >= 2, v
+    assert (v["width"], v["height"]) == (WIDTH, HEIGHT), v
+    assert abs(v["duration"] - duration) <= 0.2, v
+    assert v["played"] == "ok" and v["after"] > v["before"] + 0.3, v
+    assert v["decoded"] > 0 or v["frames"] > 0, v  # video frames, not audio only
+    assert "/files/wan_outputs/" in v["src"], v
+    return v
+
+
+def _nothing_ran(page: Any, title_before: str, errors: list[str]) -> None:
+    """No ``<img src="x">`` element anywhere, no title change ever, no page error."""
+    assert page.evaluate("document.querySelectorAll('img[src=\"x\"]').length") == 0
+    titles = page.evaluate("window.__titles")
+    assert not [t for t in titles if "pwned" in t], titles
+    assert page.evaluate("document.title") == title_before
+    assert not errors, errors
+
+
+def test_quickstart_runs_plays_and_shows_html_prompts_as_text(lab: dict[str, Any]) -> None:
+    chromium = _chromium()
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_FLAGS)
+        try:
+            page, errors = _open(browser, lab, NOTEBOOK.name)
+            title_before = page.evaluate("document.title")
+            try:
+                status = page.evaluate(RUN_ALL)
+                page.wait_for_function(
+                    "() => document.querySelectorAll("
+                    "'.jp-OutputArea-output video.wan-video').length >= 2",
+                    timeout=120_000,
+                )
+                page.wait_for_selector("text=flickers above a noodle bar.", timeout=30_000)
+            finally:
+                page.screenshot(path=str(ARTIFACTS / "01-quickstart-lab.png"))
+            cells = page.locator(".jp-CodeCell")
+            panels = page.locator(".jp-OutputArea-output .wan-panel")
+            assert panels.count() == 2
+
+            # the panels: live progress, then SUCCEEDED with the saved video
+            badges = page.evaluate("window.__badges")
+            assert badges.count("SUCCEEDED") >= 2, badges
+            first_done = badges.index("SUCCEEDED")
+            assert {"PENDING", "RUNNING"} & set(badges[:first_done]), badges
+            finals = [b.inner_text() for b in panels.locator(".wan-badge").all()]
+            assert finals == ["SUCCEEDED", "SUCCEEDED"]
+            assert "Emulator" in cells.nth(0).inner_text()  # the banner says what this is
+
+            # each video decodes at the requested size and duration, and plays
+            for index in range(2):
+                _check_video(page.locator(".jp-OutputArea-output video.wan-video").nth(index))
+            # (paused after playing: the screenshots show a decoded frame)
+            for i, name in ((0, "banner"), (1, "fox-panel"), (4, "html-prompt-panel")):
+                cells.nth(i).screenshot(path=str(ARTIFACTS / f"01-quickstart-{name}.png"))
+
+            # the prompt with an <img onerror> is text: no element, no script, title unchanged
+            assert XSS in cells.nth(4).locator(".wan-panel summary").inner_text()
+            assert XSS in cells.nth(5).locator(".jp-OutputArea").inner_text()
+            assert status in ("idle", "busy"), status
+            _nothing_ran(page, title_before, errors)
+        finally:
+            browser.close()
+    saved = sorted(p.name for p in (lab["work"] / "wan_outputs").glob("*.mp4"))
+    assert len(saved) == 2, saved
+
+
+def test_widgets_form_generates_from_a_click(lab: dict[str, Any]) -> None:
+    """02-widgets in Lab: run all, then use the form as a person would (type a prompt with an
+    ``<img onerror>`` in it, show the equivalent cell, click Generate) and follow its panel."""
+    chromium = _chromium()
+    from playwright.sync_api import sync_playwright
+
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    prompt = f"A poster that says {XSS} glows in a rainy alley."
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_FLAGS)
+        try:
+            page, errors = _open(browser, lab, WIDGETS.name)
+            title_before = page.evaluate("document.title")
+            form = page.locator(".jp-CodeCell").nth(1).locator(".jp-Cell-outputArea")
+            try:
+                page.evaluate(RUN_ALL)
+                page.wait_for_selector("text=Origami cranes lift off a desk", timeout=120_000)
+                # the job started from code shows its final panel inside the form
+                form.locator("video.wan-video").first.wait_for(timeout=60_000)
+                form.locator("textarea").first.fill(prompt)
+                form.get_by_role("button", name="Copy as cell").click()
+                cell_text = form.locator("textarea").nth(2)
+                page.wait_for_function(
+                    "(el) => el.value.includes('glows in a rainy alley')",
+                    arg=cell_text.element_handle(),
+                )
+                cell = cell_text.input_value()
+                assert cell.startswith("%%wanvideo --model wan2.5-t2v-preview --size 832*480")
+                shown = int(form.locator(".widget-readout").first.inner_text())  # the slider
+                assert f"--duration {shown} " in cell
+                form.get_by_role("button", name="Generate").click()
+                page.wait_for_function(
+                    "(el) => el.querySelectorAll('video.wan-video').length >= 2",
+                    arg=form.element_handle(),
+                    timeout=60_000,
+                )
+            finally:
+                page.screenshot(path=str(ARTIFACTS / "02-widgets-lab.png"))
+            newest = form.locator(".wan-panel").first  # new jobs go on top
+            assert newest.locator(".wan-badge").inner_text() == "SUCCEEDED"
+            assert XSS in newest.locator("summary").inner_text()
+            _check_video(newest.locator("video.wan-video"), duration=shown)  # what it showed
+            page.locator(".jp-CodeCell").nth(1).screenshot(path=str(ARTIFACTS / "02-form.png"))
+            _nothing_ran(page, title_before, errors)
+        finally:
+            browser.close()
+    saved = list((lab["work"] / "wan_outputs").glob("*a-poster-that-says*.mp4"))
+    assert len(saved) == 1, saved
+    if shown != DURATION:
+        # Seen with ipywidgets 8.1 / Lab 4.6: the cell set model (new duration options) and
+        # then duration=5; the kernel had 5 (the first video is 5 s) but the browser's
+        # SelectionSlider rendered 10 and synced it back. Reported to the form's owner.
+        pytest.xfail(f"form duration drifted in the browser: set 5 from code, slider shows {shown}")

@@ -1,0 +1,338 @@
+"""The ``wanvideo`` command line: generate, status, attach, cancel, list, models, emulator, demo.
+
+It saves exactly as the notebook does (same store, same names, same sidecars), so a video made
+here is a cache hit in a notebook that asks for the same request, and the other way round.
+Exit codes: 0 success, 1 the service or the task failed, 2 bad usage, 130 interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from . import catalog
+from ._version import __version__
+from .errors import ValidationError, WanError
+from .options import add_generation_options, request_params
+
+__all__ = ["main"]
+
+
+def _connection_args(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("connection (default: environment, as the official SDK)")
+    g.add_argument("--base-url", default=None, help="API base URL (DASHSCOPE_HTTP_BASE_URL)")
+    g.add_argument(
+        "--region",
+        default=None,
+        help="region: " + ", ".join(catalog.REGIONS) + " (DASHSCOPE_REGION; default singapore)",
+    )
+    g.add_argument(
+        "--emulator",
+        action="store_true",
+        help="run against a local emulator started for this command (synthetic videos)",
+    )
+    g.add_argument(
+        "--emulator-speed",
+        type=float,
+        default=30.0,
+        metavar="X",
+        help="with --emulator: simulated seconds per real second (default 30)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for tests and docs)."""
+    parser = argparse.ArgumentParser(
+        prog="wanvideo",
+        description="Alibaba Wan text-to-video from the command line. The API key comes from "
+        "DASHSCOPE_API_KEY (or DASHSCOPE_API_KEY_FILE_PATH, ~/.dashscope/api_key).",
+    )
+    parser.add_argument("--version", action="version", version=f"wan-notebook {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+
+    gen = sub.add_parser("generate", help="generate a video and save it (prints the path)")
+    gen.add_argument("prompt", help="what the video shows")
+    add_generation_options(gen)
+    gen.add_argument("--json", action="store_true", help="print the result as JSON")
+    _connection_args(gen)
+
+    for name, text in (
+        ("status", "show a task's status"),
+        ("attach", "follow an existing task to its end and save its video"),
+        ("cancel", "cancel a PENDING task"),
+    ):
+        p = sub.add_parser(name, help=text)
+        p.add_argument("task_id")
+        if name == "attach":
+            p.add_argument("--dir", default=None, help="output folder (default: wan_outputs)")
+            p.add_argument("--timeout", type=float, default=None)
+        _connection_args(p)
+
+    lst = sub.add_parser("list", help="tasks saved here and, unless --local, on the service")
+    lst.add_argument("--dir", default=None, help="output folder (default: wan_outputs)")
+    lst.add_argument("--local", action="store_true", help="only what is saved in the folder")
+    lst.add_argument("--model", default=None)
+    lst.add_argument("--status", default=None)
+    _connection_args(lst)
+
+    sub.add_parser("models", help="the text-to-video models and their limits")
+
+    emu = sub.add_parser("emulator", help="run the local DashScope emulator", add_help=False)
+    emu.add_argument("rest", nargs=argparse.REMAINDER)
+
+    demo = sub.add_parser(
+        "demo",
+        help="run the quick-start notebook on an embedded emulator (no key needed)",
+        description="Start a local emulator, run the quick-start notebook headless against "
+        "it, and write the executed notebook, its HTML export and the videos into --dir.",
+    )
+    demo.add_argument("--dir", default="wan_outputs", help="where to write (default wan_outputs)")
+    demo.add_argument(
+        "--speed", type=float, default=60.0, help="emulator speed (simulated s per s; default 60)"
+    )
+    return parser
+
+
+class _Connection:
+    """Client settings for one command, optionally with an emulator started for it."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.emulator: Any = None
+        self.base_url: str | None = getattr(args, "base_url", None)
+        self.api_key: str | None = None
+        self.region: str | None = getattr(args, "region", None)
+        #: None: the environment's WAN_NOTEBOOK_POLL_SCALE, else 1 (the real service)
+        self.poll_scale: float | None = None
+
+    def __enter__(self) -> _Connection:
+        if getattr(self.args, "emulator", False):
+            from .emulator import Emulator
+
+            speed = self.args.emulator_speed
+            if not speed > 0:
+                raise ValidationError(
+                    f"--emulator-speed must be positive, got {speed:g}",
+                    param="emulator_speed",
+                    value=speed,
+                    allowed="a number > 0",
+                )
+            self.emulator = Emulator(speed=speed).start()
+            self.base_url, self.api_key = self.emulator.base_url, self.emulator.api_key
+            self.poll_scale = 1.0 / speed
+            print(
+                f"emulator at {self.base_url} (videos are synthetic, nothing is billed)",
+                file=sys.stderr,
+            )
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.emulator is not None:
+            self.emulator.stop()
+
+    def kwargs(self) -> dict[str, Any]:
+        return {
+            "base_url": self.base_url,
+            "region": self.region,
+            "poll_scale": self.poll_scale,
+        }
+
+
+def _print_result(result: Any, as_json: bool) -> None:
+    if as_json:
+        out = {
+            "path": str(result.path),
+            "task_id": result.task_id,
+            "cached": result.cached,
+            "sidecar": str(result.sidecar) if result.sidecar else None,
+        }
+        print(json.dumps(out))
+    else:
+        print(result.path)
+
+
+async def _follow(conn: _Connection, args: argparse.Namespace, request: Any = None) -> Any:
+    from .client import AsyncWanClient
+    from .jobs import Runner
+    from .store import OutputStore
+    from .terminal import TerminalProgress
+
+    runner = Runner(
+        store=OutputStore(args.dir or "wan_outputs"),
+        client=AsyncWanClient(conn.api_key, **conn.kwargs()),
+        timeout=args.timeout,
+    )
+    try:
+        job = runner.submit(request, new=args.new) if request else runner.attach(args.task_id)
+        TerminalProgress(job)
+        try:
+            return await job
+        except (KeyboardInterrupt, asyncio.CancelledError):
+            if job.task_id:
+                print(
+                    f"\ninterrupted; task {job.task_id} keeps running and stays journaled.\n"
+                    f"  resume: wanvideo attach {job.task_id}\n"
+                    f"  cancel: wanvideo cancel {job.task_id}",
+                    file=sys.stderr,
+                )
+            raise
+    finally:
+        await runner.aclose()
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    from .request import VideoRequest
+
+    request = VideoRequest.create(args.prompt, **request_params(args))
+    with _Connection(args) as conn:
+        result = asyncio.run(_follow(conn, args, request))
+    _print_result(result, args.json)
+    return 0
+
+
+def _cmd_attach(args: argparse.Namespace) -> int:
+    args.new = False
+    with _Connection(args) as conn:
+        result = asyncio.run(_follow(conn, args))
+    _print_result(result, False)
+    return 0
+
+
+def _cmd_status(args: argparse.Namespace) -> int:
+    from .client import WanClient
+
+    with _Connection(args) as conn, WanClient(conn.api_key, **conn.kwargs()) as client:
+        task = client.get(args.task_id)
+    fields = {
+        "task_id": task.task_id,
+        "status": task.status,
+        "code": task.code,
+        "message": task.message,
+        "submit_time": task.submit_time,
+        "scheduled_time": task.scheduled_time,
+        "end_time": task.end_time,
+        "usage": task.usage or None,
+    }
+    for key, value in fields.items():
+        if value not in (None, ""):
+            print(f"{key:15} {value}")
+    if task.status == "UNKNOWN":
+        print("(the service does not know this id: task ids live 24 hours and belong to one "
+              "region and account)")  # fmt: skip
+    elif not task.is_terminal:
+        print(f"(wanvideo attach {task.task_id} follows it and saves the video)")
+    return 0
+
+
+def _cmd_cancel(args: argparse.Namespace) -> int:
+    from .client import WanClient
+
+    with _Connection(args) as conn, WanClient(conn.api_key, **conn.kwargs()) as client:
+        client.cancel(args.task_id)
+    print(f"task {args.task_id} canceled")
+    return 0
+
+
+def _same_model(a: str, b: str) -> bool:
+    try:
+        return catalog.get_model(a).id == catalog.get_model(b).id
+    except KeyError:
+        return a == b
+
+
+def _cmd_list(args: argparse.Namespace) -> int:
+    from .store import OutputStore
+
+    store = OutputStore(args.dir or "wan_outputs")
+    records = [r for r in map(store.get, store.known_task_ids()) if r is not None]
+    records.sort(key=lambda r: r.created_at, reverse=True)
+    seen = set()
+    print(f"{'TASK ID':38} {'STATUS':10} {'MODEL':20} SAVED AS / PROMPT")
+    for rec in records:
+        if args.model and not _same_model(rec.model, args.model):
+            continue
+        if args.status and rec.status != args.status.upper():
+            continue
+        seen.add(rec.task_id)
+        where = rec.paths.video.name if rec.saved else repr(" ".join(rec.prompt.split())[:50])
+        print(f"{rec.task_id:38} {rec.status:10} {rec.model:20} {where}")
+    if args.local:
+        return 0
+    from .client import WanClient
+
+    status = args.status.upper() if args.status else None
+    with _Connection(args) as conn, WanClient(conn.api_key, **conn.kwargs()) as client:
+        for item in client.list(model=args.model, status=status):
+            if item.task_id not in seen:
+                print(f"{item.task_id:38} {item.status:10} {item.model or '':20} (service only)")
+    return 0
+
+
+def _cmd_models(args: argparse.Namespace) -> int:
+    for m in catalog.MODELS.values():
+        aliases = f" (also {', '.join(m.aliases)})" if m.aliases else ""
+        print(f"{m.id}{aliases}")
+        print(f"  sizes     {', '.join(m.sizes)} (default {m.default_size})")
+        print(f"  duration  {m.duration_text()} (default {m.default_duration})")
+        print(f"  prompt    up to {m.prompt_max} characters; sound: {'yes' if m.audio else 'no'}")
+        print(f"  regions   {', '.join(m.regions)}; {m.concurrency} tasks at once")
+    return 0
+
+
+def _cmd_emulator(args: argparse.Namespace) -> int:
+    from .emulator.cli import main as emulator_main
+
+    return int(emulator_main(args.rest) or 0)
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    if not args.speed > 0:
+        raise ValidationError(
+            f"--speed must be positive, got {args.speed:g}",
+            param="speed",
+            value=args.speed,
+            allowed="a number > 0",
+        )
+    return run_demo(args.dir, speed=args.speed)
+
+
+_COMMANDS = {
+    "generate": _cmd_generate,
+    "status": _cmd_status,
+    "attach": _cmd_attach,
+    "cancel": _cmd_cancel,
+    "list": _cmd_list,
+    "models": _cmd_models,
+    "emulator": _cmd_emulator,
+    "demo": _cmd_demo,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``wanvideo``; returns the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["emulator"]:  # its own parser and options (argparse cannot pass them on)
+        return _cmd_emulator(argparse.Namespace(rest=argv[1:]))
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except ValidationError as exc:
+        parser.exit(2, f"wanvideo {args.command}: error: {exc}\n")
+    except WanError as exc:
+        print(f"wanvideo {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
