@@ -262,3 +262,30 @@ def test_two_processes_one_folder_lose_nothing(emulator, tmp_path: Path) -> None
     for r in results:
         media.verify_mp4(r.video)
     assert emulator.stats()["tasks_created"] == 2
+
+
+def test_detach_keeps_the_task_and_attach_finishes_it(emulator_factory, tmp_path: Path) -> None:
+    from wan_notebook.errors import DetachedError
+    from wan_notebook.jobs import Runner
+
+    emu = emulator_factory(speed=20.0, rate_limits=False)
+
+    async def main() -> tuple:
+        runner = Runner(store=OutputStore(tmp_path), **conn(emu))
+        try:
+            job = runner.submit(api.VideoRequest.create("detach me", **FAST))
+            while job.task_id is None:
+                await asyncio.sleep(0.01)
+            job.detach()
+            with pytest.raises(DetachedError) as err:
+                await job
+            return job, err.value
+        finally:
+            await runner.aclose()
+
+    job, error = asyncio.run(main())
+    assert job.phase == "detached" and error.task_id == job.task_id
+    assert "attach(" in str(error) and job.events[-1].kind == "failed"
+    assert [r.task_id for r in OutputStore(tmp_path).in_flight()] == [job.task_id]
+    result = api.attach(job.task_id, output_dir=tmp_path, **conn(emu))
+    assert result.path.exists() and emu.stats()["tasks_created"] == 1

@@ -3,6 +3,7 @@ commands, the installed entry point in a subprocess once, and ``wanvideo demo`` 
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import subprocess
@@ -56,6 +57,10 @@ def test_generate_saves_like_the_notebook_and_prints_the_path(
     assert path.is_file() and path.parent == here / "wan_outputs"
     assert STEM_RE.fullmatch(path.stem) and path.suffix == ".mp4"
     assert "SUCCEEDED" in err  # the progress went to stderr, stdout has the path only
+    # not a terminal: one line per status (and one closing line), not one per event
+    firsts = [ln.split()[0] for ln in err.splitlines() if ln.strip()]
+    assert firsts.count("SUCCEEDED") == 2 and firsts[-1] == "SUCCEEDED"  # status + closing line
+    assert all(a != b for a, b in itertools.pairwise(firsts[:-1]))  # no status printed twice
     saved = OutputStore("wan_outputs").results()
     assert [r.video for r in saved] == [path]
     sidecar = json.loads(path.with_suffix(".json").read_text())

@@ -21,6 +21,7 @@
     │   ├── TaskCanceledError           CANCELED
     │   └── TaskExpiredError            UNKNOWN: older than 24 h, or never existed
     ├── WaitTimeoutError                the task did not finish before the deadline
+    ├── DetachedError                   we stopped following the task; it runs on
     └── DownloadError                   the video could not be saved
         ├── VideoExpiredError           the signed URL is past its 24 h lifetime
         └── CorruptVideoError           the file is truncated or does not decode
@@ -41,6 +42,7 @@ __all__ = [
     "ConfigurationError",
     "ContentModerationError",
     "CorruptVideoError",
+    "DetachedError",
     "DownloadError",
     "InvalidRequestError",
     "NotFoundError",
@@ -233,6 +235,15 @@ class WaitTimeoutError(WanError):
         super().__init__(message)
         self.task_id = task_id
         self.status = status
+
+
+class DetachedError(WanError):
+    """This session stopped following the task (Ctrl-C, ``Job.detach``); it keeps running on
+    the service and stays journaled, so ``attach(task_id)`` picks it up again."""
+
+    def __init__(self, message: str, *, task_id: str | None) -> None:
+        super().__init__(message)
+        self.task_id = task_id
 
 
 class DownloadError(WanError):

@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from . import catalog
 from .errors import (
+    DetachedError,
     RateLimitError,
     ServiceError,
     SubmitUncertainError,
@@ -61,7 +62,15 @@ log = logging.getLogger("wan_notebook")
 
 EventKind = Literal["submitted", "status", "downloading", "saved", "failed", "cached"]
 Phase = Literal[
-    "queued", "submitting", "waiting", "downloading", "saved", "cached", "failed", "canceled"
+    "queued",
+    "submitting",
+    "waiting",
+    "downloading",
+    "saved",
+    "cached",
+    "failed",
+    "canceled",
+    "detached",
 ]
 #: When the list call is used to learn statuses: at least this many tasks due at once.
 LIST_BATCH_MIN = 3
@@ -110,6 +119,7 @@ class Job:
         self._t_end: float | None = None
         self._running_since: float | None = None
         self.cancel_message = ""
+        self._detached = False
         self._subscribers: list[Callable[[JobEvent], None]] = []
         self._future: asyncio.Future[VideoResult] = runner.loop.create_future()
         self._task: asyncio.Task[None] | None = None
@@ -206,6 +216,7 @@ class Job:
         The task stays journaled; ``attach(task_id)`` (or ``%wanvideo attach``) picks it up.
         """
         if self._task is not None and not self._task.done():
+            self._detached = True
             self._task.cancel()
 
     async def cancel(self) -> bool:
@@ -251,20 +262,21 @@ class Job:
             result = await self._execute()
         except asyncio.CancelledError:
             self.runner._unwatch(self)
-            self.phase = "canceled"
-            self._finish_error(
-                TaskCanceledError(
-                    "the job was stopped before it finished"
-                    + (
-                        f"; task {self.task_id} stays journaled: "
-                        f"attach('{self.task_id}') picks it up again"
-                        if self.task_id
-                        else ""
-                    ),
+            if self._detached and self.task_id:
+                self.phase = "detached"
+                error: BaseException = DetachedError(
+                    f"stopped following task {self.task_id} here; it keeps running on the "
+                    f"service and stays journaled: attach('{self.task_id}') picks it up again",
+                    task_id=self.task_id,
+                )
+            else:
+                self.phase = "canceled"
+                error = TaskCanceledError(
+                    "the job was stopped before its task was created; nothing was billed",
                     task_id=self.task_id or "",
                     status=self.status or "",
                 )
-            )
+            self._finish_error(error)
         except BaseException as exc:
             if self.phase != "canceled":
                 self.phase = "failed"
@@ -303,13 +315,13 @@ class Job:
                 self.status = found.status
                 self._emit("submitted", status=self.status, attached=True)
                 return await self._follow()
-        async with runner._slot(req.model):
+        async with runner._slot(req.model) as release:
             task = await self._submit(req)
             self.task_id = task.task_id
             self.task = task
             self.status = task.status or "PENDING"
             self._emit("submitted", status=self.status, task=task)
-            return await self._follow(holding_slot=True)
+            return await self._follow(release_slot=release)
 
     async def _submit(self, req: VideoRequest) -> Task:
         runner, store = self.runner, self.runner.store
@@ -319,27 +331,39 @@ class Job:
             return adopted
         intent = store.begin_intent(req)
         try:
-            task = await runner.client.submit(req)
-        except SubmitUncertainError:
-            adopted = await runner._reconcile(req)
+            async with runner._creating():
+                task = await runner.client.submit(req)
+                # journals the task id at once, before any polling (and before a reconcile
+                # elsewhere in this runner could mistake the task for an orphan)
+                store.resolve_intent(
+                    intent, task.task_id, request_id=task.request_id, submitted_at=_utcnow()
+                )
+        except SubmitUncertainError as uncertain:
+            try:
+                adopted = await runner._reconcile(req)
+            except WanError as exc:  # the list call failed too: still only "uncertain"
+                log.warning("could not look for the task of an interrupted create: %s", exc)
+                raise uncertain from None
             if adopted is not None:
                 return adopted
             raise  # the intent stays dangling: the next run reconciles it again
         except BaseException:
             store.abandon_intent(intent)
             raise
-        # journals the task id at once, before any polling
-        store.resolve_intent(
-            intent, task.task_id, request_id=task.request_id, submitted_at=_utcnow()
-        )
         return task
 
-    async def _follow(self, *, holding_slot: bool = False) -> VideoResult:
-        """Wait for the task to end, then download and save its video."""
+    async def _follow(self, *, release_slot: Callable[[], None] | None = None) -> VideoResult:
+        """Wait for the task to end, then download and save its video.
+
+        ``release_slot`` frees this job's quota slot as soon as the task has ended: the
+        service counts only unfinished tasks, so the next task need not wait for a download.
+        """
         assert self.task_id is not None
         runner = self.runner
         self.phase = "waiting"
         task = await runner._watch(self)
+        if release_slot is not None:
+            release_slot()
         if task.status == "SUCCEEDED":
             return await self._save(task)
         if runner.store.get(task.task_id) is not None:
@@ -371,6 +395,15 @@ class Job:
         if request is None:  # attach() to a task this folder never journaled
             request = await runner._adopt_unknown(task)
             self.request = request
+        if not _same_prompt(task, request):  # an adopted orphan that was not ours after all
+            raise SubmitUncertainError(
+                f"task {task.task_id} was adopted for this request after an interrupted "
+                "create, but the service says it was made for another prompt; it was not "
+                "saved. The task of this request may or may not exist: look with "
+                f"client.list(model={request.model!r}) before submitting again.",
+                model=request.model,
+                submitted_at=_utcnow().isoformat(),
+            )
         paths = store.paths_for(request, task.task_id, _task_created(task))
         self._emit("downloading", bytes_done=0, bytes_total=None, task=task)
 
@@ -423,6 +456,11 @@ class Runner:
         self._wake = asyncio.Event()
         self._poller_task: asyncio.Task[None] | None = None
         self._reconcile_lock = asyncio.Lock()
+        # create requests in flight, and whether a reconcile is looking at the list: a task
+        # that a create made but whose id is not journaled yet must not look like an orphan
+        self._creates = 0
+        self._reconciling = False
+        self._create_cond = asyncio.Condition()
         self.jobs: list[Job] = []
 
     @property
@@ -464,8 +502,20 @@ class Runner:
         sem = self._slots.get(info.id)
         if sem is None:
             sem = self._slots[info.id] = asyncio.Semaphore(self.concurrency or info.concurrency)
-        async with sem:
-            yield
+        await sem.acquire()
+        held = True
+
+        def release() -> None:
+            """Free the slot early (idempotent); leaving the block frees it otherwise."""
+            nonlocal held
+            if held:
+                held = False
+                sem.release()
+
+        try:
+            yield release
+        finally:
+            release()
 
     def _result(self, saved: Any, request: VideoRequest | None, *, cached: bool) -> VideoResult:
         """A :class:`VideoResult` for a store :class:`SavedResult`."""
@@ -481,26 +531,60 @@ class Runner:
             poster=saved.poster,
         )
 
+    @contextlib.asynccontextmanager
+    async def _creating(self):  # type: ignore[no-untyped-def]
+        """Around a create request and the journaling of its task id (waits for a reconcile)."""
+        async with self._create_cond:
+            await self._create_cond.wait_for(lambda: not self._reconciling)
+            self._creates += 1
+        try:
+            yield
+        finally:
+            async with self._create_cond:
+                self._creates -= 1
+                self._create_cond.notify_all()
+
     async def _reconcile(self, req: VideoRequest) -> Task | None:
-        """Adopt a task that a dangling intent for this request may have created."""
-        store = self.store
+        """Adopt a task that a dangling intent for this request may have created.
+
+        Runs while no other create of this runner is in flight: a sibling's task that the
+        service made but whose id is not journaled yet would otherwise be adopted here.
+        """
+        if not self.store.dangling_intents(req.digest):
+            return None
         async with self._reconcile_lock:
-            intents = store.dangling_intents(req.digest)
-            if not intents:
-                return None
-            since = min(i.created_at for i in intents) - RECONCILE_SKEW
-            known = store.known_task_ids(since=since)
-            candidates = []
-            await self._budget()
-            async for item in self.client.list(model=req.model, start_time=since):
-                if item.task_id not in known:
-                    candidates.append(item)
-            candidates.sort(key=lambda s: s.created or datetime.min.replace(tzinfo=timezone.utc))
-            for intent in intents:
-                if not candidates:
-                    store.abandon_intent(intent.id)
-                    continue
+            async with self._create_cond:
+                self._reconciling = True  # new creates wait from now on
+                await self._create_cond.wait_for(lambda: self._creates == 0)
+            try:
+                return await self._reconcile_now(req)
+            finally:
+                async with self._create_cond:
+                    self._reconciling = False
+                    self._create_cond.notify_all()
+
+    async def _reconcile_now(self, req: VideoRequest) -> Task | None:
+        store = self.store
+        intents = store.dangling_intents(req.digest)
+        if not intents:
+            return None
+        since = min(i.created_at for i in intents) - RECONCILE_SKEW
+        known = store.known_task_ids(since=since)
+        candidates = []
+        await self._budget()
+        async for item in self.client.list(model=req.model, start_time=since):
+            if item.task_id not in known:
+                candidates.append(item)
+        for intent in intents:
+            # the task created nearest to the intent first (several orphans: the likeliest);
+            # a finished one tells its prompt, so another request's task is never adopted
+            candidates.sort(key=lambda c: _distance(c.created, intent.created_at))
+            while candidates:
                 found = candidates.pop(0)
+                await self._budget()
+                task = await self.client.get(found.task_id)
+                if not _same_prompt(task, req):
+                    continue
                 store.resolve_intent(
                     intent.id, found.task_id, request_id=found.request_id, submitted_at=_utcnow()
                 )
@@ -509,8 +593,9 @@ class Runner:
                     "it reached the service",
                     found.task_id,
                 )
-                return await self.client.get(found.task_id)
-            return None
+                return task
+            store.abandon_intent(intent.id)
+        return None
 
     async def _adopt_unknown(self, task: Task) -> VideoRequest:
         """Journal a succeeded task this folder never saw (``attach`` of a foreign id).
@@ -686,6 +771,24 @@ class _Watch:
     deadline: float
     model: str
     warned: bool = False
+
+
+def _same_prompt(task: Task, request: VideoRequest | None) -> bool:
+    """False only when the task says it was made for another prompt (``orig_prompt`` comes
+    with SUCCEEDED; the service may shorten an over-long prompt, so a prefix matches)."""
+    if request is None or not task.orig_prompt:
+        return True
+    theirs, ours = " ".join(task.orig_prompt.split()), " ".join(request.prompt.split())
+    return theirs.startswith(ours) or ours.startswith(theirs)
+
+
+def _distance(created: datetime | None, intent_at: datetime) -> float:
+    """Seconds between a listed task's creation and an intent (unknown: last choice)."""
+    if created is None:
+        return float("inf")
+    if intent_at.tzinfo is None:
+        intent_at = intent_at.replace(tzinfo=timezone.utc)
+    return abs((created - intent_at).total_seconds())
 
 
 def _utcnow() -> datetime:

@@ -8,14 +8,15 @@ the MP4 box tree (``moov/mvhd/trak/tkhd/mdhd/hdlr/stsd/stts``).
 
 from __future__ import annotations
 
+import io
 import os
 import struct
-import tempfile
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from ._fsutil import atomic_write_bytes
 from .errors import CorruptVideoError
 
 __all__ = [
@@ -597,12 +598,7 @@ def make_poster(
         height = max(1, round(image.height * max_width / image.width))
         image = image.resize((max_width, height), Image.Resampling.LANCZOS)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            image.save(fh, format="PNG")
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    atomic_write_bytes(out, buf.getvalue())  # same permissions as any file the user writes
     return out

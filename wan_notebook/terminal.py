@@ -56,8 +56,8 @@ class TerminalProgress:
             self.stream.write("\r" + text[: cols - 1].ljust(min(len(self._last_line), cols - 1)))
         else:
             # plain output: one line per status change, not one per poll or chunk
-            key = f"{self.job.status}:{event.kind if event else ''}"
-            if key != self._last_key and (event is None or not event.bytes_done):
+            key = self.job.status or "QUEUED"
+            if key != self._last_key:
                 self.stream.write(text + "\n")
             self._last_key = key
         self._last_line = text

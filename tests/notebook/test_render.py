@@ -91,8 +91,10 @@ def test_error_box_says_code_message_and_next_step() -> None:
 def test_video_by_reference_is_relative_and_quoted(saved: VideoResult) -> None:
     html = render.video_html(saved.path, poster=saved.poster, label=EVIL)
     assert 'src="wan_outputs/20260101-000000_a%20fox_1234abcd.mp4"' in html
-    assert 'poster="wan_outputs/20260101-000000_a%20fox_1234abcd.png"' in html
-    assert "<img src=" in html  # fallback for renderers that block <video>
+    # the poster is the fallback for renderers that block <video>; no poster attribute,
+    # which JupyterLab would not rewrite to its /files/ route (a 404)
+    assert '<img src="wan_outputs/20260101-000000_a%20fox_1234abcd.png"' in html
+    assert "poster=" not in html and 'preload="metadata"' in html
     assert "onerror=&quot;" in html and 'onerror="' not in html
     assert len(html) < 1000
     assert str(saved.path.parent) not in html  # no absolute path

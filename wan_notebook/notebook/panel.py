@@ -40,6 +40,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..errors import DetachedError
 from . import render
 from .render import PanelState
 
@@ -311,7 +312,9 @@ class StatusPanel:
             st.progress = 1.0
         elif event.kind == "failed":
             st.error = event.error
-            if st.phase not in ("canceled", "failed"):
+            if isinstance(event.error, DetachedError):
+                st.phase = "detached"
+            elif st.phase not in ("canceled", "failed"):
                 st.phase = "failed"
             if event.status in ("FAILED", "CANCELED", "UNKNOWN"):
                 st.record(event.status)

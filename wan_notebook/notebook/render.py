@@ -59,6 +59,7 @@ BADGE_COLOURS = {
     "FAILED": "#b91c1c",
     "ERROR": "#b91c1c",
     "CANCELED": "#c2410c",
+    "DETACHED": "#4b5563",
     "UNKNOWN": "#4b5563",
 }
 PROMPT_PREVIEW = 80
@@ -104,16 +105,17 @@ def video_html(
     if poster is not None and poster.is_file():
         poster_src = _data_uri(poster, "image/png") if embed else src_for(poster)
     alt = esc(label[:200]) if label else "generated video"
-    # embedded: the poster goes in once (the <img> fallback); the video shows its first frame
-    poster_attr = f' poster="{esc(poster_src)}"' if poster_src and not embed else ""
+    # No ``poster`` attribute: JupyterLab rewrites relative ``src`` attributes to its /files/
+    # route but not ``poster`` (a 404 that leaves the player blank). ``preload=metadata``
+    # shows the first frame instead; the poster is the <img> fallback for static renderers.
     fallback = (
         f'<img src="{esc(poster_src)}" width="{w}" alt="{alt}" style="max-width:100%">'
         if poster_src
         else f'<a href="{esc(src)}">{esc(path.name)}</a>'
     )
     return (
-        f'<video class="wan-video" src="{esc(src)}" controls playsinline width="{w}"'
-        f'{poster_attr} style="max-width:100%;height:auto" aria-label="{alt}">{fallback}</video>'
+        f'<video class="wan-video" src="{esc(src)}" controls playsinline preload="metadata"'
+        f' width="{w}" style="max-width:100%;height:auto" aria-label="{alt}">{fallback}</video>'
     )
 
 
@@ -139,7 +141,7 @@ def _seconds(s: float) -> str:
 def what_to_do(exc: BaseException, task_id: str | None = None) -> str:
     """One sentence: the next step for this error (plain text; may contain a magic call)."""
     tid = task_id or getattr(exc, "task_id", None) or ""
-    if isinstance(exc, errors.WaitTimeoutError):
+    if isinstance(exc, (errors.WaitTimeoutError, errors.DetachedError)):
         return (
             f"The task keeps running on the service: `%wanvideo attach {tid}` picks it up "
             f"later (`%wanvideo cancel {tid}` while it is PENDING)."
@@ -246,6 +248,8 @@ def badge_label(state: PanelState) -> str:
         return "CACHED"
     if state.phase == "canceled":
         return "CANCELED"
+    if state.phase == "detached":
+        return "DETACHED"
     if state.phase == "failed" or state.error is not None:
         return state.status if state.status in ("FAILED", "CANCELED", "UNKNOWN") else "ERROR"
     if state.phase == "downloading":
