@@ -299,7 +299,11 @@ def test_widgets_form_generates_from_a_click(lab: dict[str, Any]) -> None:
                 )
                 cell = cell_text.input_value()
                 assert cell.startswith("%%wanvideo --model wan2.5-t2v-preview --size 832*480")
-                shown = int(form.locator(".widget-readout").first.inner_text())  # the slider
+                shown = int(
+                    form.locator(".widget-dropdown", has_text="Duration")
+                    .locator("select")
+                    .evaluate("s => s.options[s.selectedIndex].text")
+                )
                 assert f"--duration {shown} " in cell
                 form.get_by_role("button", name="Generate").click()
                 page.wait_for_function(
@@ -319,8 +323,6 @@ def test_widgets_form_generates_from_a_click(lab: dict[str, Any]) -> None:
             browser.close()
     saved = list((lab["work"] / "wan_outputs").glob("*a-poster-that-says*.mp4"))
     assert len(saved) == 1, saved
-    if shown != DURATION:
-        # Seen with ipywidgets 8.1 / Lab 4.6: the cell set model (new duration options) and
-        # then duration=5; the kernel had 5 (the first video is 5 s) but the browser's
-        # SelectionSlider rendered 10 and synced it back. Reported to the form's owner.
-        pytest.xfail(f"form duration drifted in the browser: set 5 from code, slider shows {shown}")
+    # the cell set the model (new duration options) and then duration=5: the browser shows 5
+    # (a SelectionSlider used to clamp its old index and sync 10 back)
+    assert shown == DURATION

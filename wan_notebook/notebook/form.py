@@ -476,7 +476,10 @@ class GenerateForm:
             options=[(model_label(m), m.id) for m in catalog.MODELS.values()], value=info.id,
         )  # fmt: skip
         self.size = _label(w.Dropdown, description="Size", layout={"width": "100%"})
-        self.duration = _label(w.SelectionSlider, description="Duration (s)", options=[0])
+        # A Dropdown, not a SelectionSlider: when the options change (another model), the
+        # slider's view clamped its old index to the new range in the browser and synced that
+        # back, overriding the value set from code (seen in JupyterLab 4.6, ipywidgets 8.1).
+        self.duration = _label(w.Dropdown, description="Duration (s)", options=[0])
         self.negative = _label(
             w.Textarea, value=negative_prompt or "", description="Negative prompt",
             placeholder="What to avoid (optional)", layout={"width": "100%", "height": "3em"},
