@@ -69,12 +69,16 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=text)
         p.add_argument("task_id")
         if name == "attach":
-            p.add_argument("--dir", default=None, help="output folder (default: wan_outputs)")
+            p.add_argument(
+                "--dir", dest="directory", default=None, help="output folder (default: wan_outputs)"
+            )
             p.add_argument("--timeout", type=float, default=None)
         _connection_args(p)
 
     lst = sub.add_parser("list", help="tasks saved here and, unless --local, on the service")
-    lst.add_argument("--dir", default=None, help="output folder (default: wan_outputs)")
+    lst.add_argument(
+        "--dir", dest="directory", default=None, help="output folder (default: wan_outputs)"
+    )
     lst.add_argument("--local", action="store_true", help="only what is saved in the folder")
     lst.add_argument("--model", default=None)
     lst.add_argument("--status", default=None)
@@ -91,7 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Start a local emulator, run the quick-start notebook headless against "
         "it, and write the executed notebook, its HTML export and the videos into --dir.",
     )
-    demo.add_argument("--dir", default="wan_outputs", help="where to write (default wan_outputs)")
+    demo.add_argument(
+        "--dir",
+        dest="directory",
+        default="wan_outputs",
+        help="where to write (default wan_outputs)",
+    )
     demo.add_argument(
         "--speed", type=float, default=60.0, help="emulator speed (simulated s per s; default 60)"
     )
@@ -163,7 +172,7 @@ async def _follow(conn: _Connection, args: argparse.Namespace, request: Any = No
     from .terminal import TerminalProgress
 
     runner = Runner(
-        store=OutputStore(args.dir or "wan_outputs"),
+        store=OutputStore(args.directory or "wan_outputs"),
         client=AsyncWanClient(conn.api_key, **conn.kwargs()),
         timeout=args.timeout,
     )
@@ -248,7 +257,7 @@ def _same_model(a: str, b: str) -> bool:
 def _cmd_list(args: argparse.Namespace) -> int:
     from .store import OutputStore
 
-    store = OutputStore(args.dir or "wan_outputs")
+    store = OutputStore(args.directory or "wan_outputs")
     records = [r for r in map(store.get, store.known_task_ids()) if r is not None]
     records.sort(key=lambda r: r.created_at, reverse=True)
     seen = set()
@@ -300,7 +309,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
             value=args.speed,
             allowed="a number > 0",
         )
-    return run_demo(args.dir, speed=args.speed)
+    return run_demo(args.directory, speed=args.speed)
 
 
 _COMMANDS = {

@@ -1,19 +1,27 @@
-"""Generation options shared by the ``%%wanvideo`` magic and the ``wanvideo`` CLI.
+"""Generation options shared by the ``%%wanvideo`` magic, the ``wanvideo`` CLI and the form's
+"copy as cell".
 
-One table, so the two surfaces cannot drift apart: the flags, their help (which quotes the
-catalog) and how parsed values map onto :meth:`VideoRequest.create` keywords.
+One table, so the surfaces cannot drift apart: the flags, their help (which quotes the
+catalog) and which :meth:`VideoRequest.create` keyword each sets. An option left unset is
+``None`` and keeps the configured or the model's default.
 """
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from . import catalog
 
-__all__ = ["GENERATION_OPTIONS", "Option", "add_generation_options", "request_params"]
+__all__ = [
+    "GENERATION_OPTIONS",
+    "Option",
+    "add_generation_options",
+    "argument_decorators",
+    "request_params",
+]
 
 
 def _models_help() -> str:
@@ -34,21 +42,33 @@ def _durations_help() -> str:
 
 @dataclass(frozen=True)
 class Option:
-    """One command-line option: its flags, argparse keywords and request parameter."""
+    """One option: its flags, argparse keywords and the request parameter it sets."""
 
     flags: tuple[str, ...]
     kwargs: Mapping[str, Any]
     #: the VideoRequest.create keyword it sets (None: not a request parameter)
     param: str | None = None
-    #: turns the parsed value into the parameter value
-    convert: Callable[[Any], Any] = field(default=lambda v: v)
+    #: False for the flag of a pair that only restates the default (``--extend``): a cell
+    #: written from a request leaves it out
+    explicit: bool = True
 
     @property
     def dest(self) -> str:
+        """The argparse destination (shared by both flags of a pair)."""
         if "dest" in self.kwargs:
             return str(self.kwargs["dest"])
         long = next(f for f in self.flags if f.startswith("--"))
         return long[2:].replace("-", "_")
+
+    @property
+    def long_flag(self) -> str:
+        return next(f for f in self.flags if f.startswith("--"))
+
+
+def _switch(flag: str, dest: str, const: bool, text: str, *, explicit: bool = True) -> Option:
+    """One flag of an on/off pair: both store into ``dest``, unset stays None (the default)."""
+    kwargs = {"dest": dest, "action": "store_const", "const": const, "default": None, "help": text}
+    return Option((flag,), kwargs, dest, explicit)
 
 
 GENERATION_OPTIONS: tuple[Option, ...] = (
@@ -69,9 +89,10 @@ GENERATION_OPTIONS: tuple[Option, ...] = (
     Option(
         ("--negative", "-n"),
         {
+            "dest": "negative_prompt",
             "default": None,
             "help": "negative prompt: what to avoid "
-            f"(at most {catalog.NEGATIVE_PROMPT_MAX} characters)",
+            f"(at most {catalog.NEGATIVE_PROMPT_MAX} characters; quote it)",
         },
         "negative_prompt",
     ),
@@ -84,6 +105,13 @@ GENERATION_OPTIONS: tuple[Option, ...] = (
         },
         "audio_url",
     ),
+    _switch(
+        "--no-audio",
+        "audio",
+        False,
+        "ask for a silent video from a model that adds sound (parameters.audio=false)",
+    ),
+    _switch("--audio", "audio", True, "ask the model to add sound (parameters.audio=true)"),
     Option(
         ("--shot-type",),
         {
@@ -93,25 +121,19 @@ GENERATION_OPTIONS: tuple[Option, ...] = (
         },
         "shot_type",
     ),
-    Option(
-        ("--no-extend",),
-        {
-            "action": "store_true",
-            "default": False,
-            "help": "send the prompt as written (no LLM prompt rewriting)",
-        },
+    _switch("--no-extend", "prompt_extend", False, "send the prompt as written (no LLM rewrite)"),
+    _switch(
+        "--extend",
         "prompt_extend",
-        lambda v: False if v else None,
+        True,
+        "let the service rewrite the prompt with an LLM (the default)",
+        explicit=False,
     ),
-    Option(
-        ("--watermark",),
-        {"action": "store_true", "default": False, "help": 'add the "AI生成" watermark'},
-        "watermark",
-        lambda v: True if v else None,
-    ),
+    _switch("--watermark", "watermark", True, 'add the service\'s "AI生成" watermark'),
+    _switch("--no-watermark", "watermark", False, "no watermark (the default)", explicit=False),
     Option(
         ("--dir",),
-        {"default": None, "dest": "dir", "help": "output folder (default: wan_outputs)"},
+        {"default": None, "dest": "directory", "help": "output folder (default: wan_outputs)"},
     ),
     Option(
         ("--new",),
@@ -148,9 +170,17 @@ def request_params(
     values = vars(parsed) if isinstance(parsed, argparse.Namespace) else dict(parsed)
     out = {k: v for k, v in (defaults or {}).items() if v is not None}
     for opt in GENERATION_OPTIONS:
-        if opt.param is None:
-            continue
-        value = opt.convert(values.get(opt.dest))
-        if value is not None:
-            out[opt.param] = value
+        if opt.param is not None and values.get(opt.dest) is not None:
+            out[opt.param] = values[opt.dest]
     return out
+
+
+def argument_decorators() -> list[Callable[[Any], Any]]:
+    """IPython ``magic_arguments`` decorators for every option, in table order.
+
+    ``magic_arguments`` builds its parser from decorators applied bottom-up; apply the
+    returned list in order (each wraps the previous result) to get the table's order.
+    """
+    from IPython.core.magic_arguments import argument
+
+    return [argument(*opt.flags, **opt.kwargs) for opt in reversed(GENERATION_OPTIONS)]

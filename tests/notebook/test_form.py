@@ -209,13 +209,14 @@ def test_copy_as_cell_round_trips_through_the_magic(
 
 def test_copy_as_cell_names_what_a_line_cannot_carry(offline: dict[str, Any]) -> None:
     form = GenerateForm(prompt="a fox", model="wan2.5-t2v-preview", **offline)
-    form.audio_mode.value = "none"  # audio=False: no %%wanvideo flag for it
+    form.audio_mode.value = "none"  # audio=False: the --no-audio flag
     form.negative.value = "both ' and \" quotes"
     form.copy.value = True
     cell = form.as_cell()
-    assert any("audio=False" in n for n in cell.notes)
+    assert "--no-audio" in cell.split("\n")[0]
+    assert parse_cell_options(cell.split("\n")[0][10:]).audio is False
     assert any("--negative" in n for n in cell.notes) and "--negative" not in cell
-    assert "audio=False" in form.cell_notes.value
+    assert "--negative" in form.cell_notes.value
 
 
 @settings(max_examples=200, deadline=None)
@@ -232,9 +233,9 @@ def test_negative_prompts_survive_the_line_or_are_named(negative: str) -> None:
     cell = wanvideo_cell("a fox", {**FAST, "negative_prompt": negative})
     args = parse_cell_options(cell.split("\n")[0][len("%%wanvideo") :])
     if any("--negative" in n for n in cell.notes):
-        assert args.negative is None
+        assert args.negative_prompt is None
     else:
-        assert args.negative == negative
+        assert args.negative_prompt == negative
 
 
 # ------------------------------------------------------------------ uploads

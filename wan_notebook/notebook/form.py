@@ -129,9 +129,9 @@ def wanvideo_cell(
     notes: list[str] = []
     used: set[str] = set()
     for opt in GENERATION_OPTIONS:
-        flag = next(f for f in opt.flags if f.startswith("--"))
+        flag = opt.long_flag
         if opt.param is None:
-            if opt.dest == "dir" and directory:
+            if opt.dest == "directory" and directory:
                 quoted = _quote(directory)
                 if quoted is None:
                     notes.append(f"{flag}: the folder name cannot be written on the line")
@@ -144,8 +144,9 @@ def wanvideo_cell(
         value = params.get(opt.param)
         if value is None:
             continue
-        if opt.kwargs.get("action") == "store_true":
-            if opt.convert(True) == value:
+        if opt.kwargs.get("action") == "store_const":
+            # one flag of an on/off pair; the one that restates the default is left implicit
+            if opt.kwargs["const"] == value and opt.explicit:
                 tokens.append(flag)
             continue
         quoted = _quote(str(value))

@@ -27,6 +27,7 @@ from traitlets import Bool, Float, Int, Unicode
 
 from .. import catalog
 from ..errors import ValidationError
+from ..options import GENERATION_OPTIONS, argument_decorators
 from . import render
 from .interpolate import interpolate
 
@@ -54,18 +55,8 @@ SUBCOMMANDS: dict[str, str] = {
     "connect": "connect [--speed X] - the configured service if a key is set, else an emulator",
 }
 
-# option dest -> VideoRequest.create keyword (None: not a request field)
-_REQUEST_OPTIONS = {
-    "model": "model",
-    "size": "size",
-    "duration": "duration",
-    "seed": "seed",
-    "negative": "negative_prompt",
-    "audio_url": "audio_url",
-    "shot_type": "shot_type",
-    "prompt_extend": "prompt_extend",
-    "watermark": "watermark",
-}
+# option dest -> VideoRequest.create keyword, from the table the CLI and the form share
+_REQUEST_OPTIONS = {o.dest: o.param for o in GENERATION_OPTIONS if o.param}
 # VideoRequest keyword -> trait supplying its default
 _TRAIT_FOR = {
     "model": "model",
@@ -77,16 +68,19 @@ _TRAIT_FOR = {
     "prompt_extend": "prompt_extend",
     "watermark": "watermark",
 }
-_FLAG_FOR = {
-    "negative_prompt": "--negative",
-    "audio_url": "--audio-url",
-    "shot_type": "--shot-type",
-    "prompt_extend": "--no-extend",
-}
+# VideoRequest keyword -> the flag named in error messages
+_FLAG_FOR = {o.param: o.long_flag for o in reversed(GENERATION_OPTIONS) if o.param}
 
 
 # string options whose value may be quoted on the line ("blurry, low quality")
-_QUOTABLE = ("model", "size", "negative", "audio_url", "directory")
+_QUOTABLE = ("model", "size", "negative_prompt", "audio_url", "directory")
+
+
+def _generation_arguments(func: Any) -> Any:
+    """Every generation flag of :data:`~wan_notebook.options.GENERATION_OPTIONS`."""
+    for decorate in argument_decorators():
+        func = decorate(func)
+    return func
 
 
 class _LineParser(argparse.ArgumentParser):
@@ -208,30 +202,13 @@ class WanVideoMagic(Magics):
 
     @no_var_expand
     @magic_arguments()
-    @argument("--model", "-m", help="model id, e.g. wan2.6-t2v, wan2.5-t2v-preview")
-    @argument("--size", "-s", help="width*height, e.g. 1280*720")
-    @argument("--duration", "-d", type=int, help="seconds")
-    @argument("--seed", type=int, help="0..2147483647; fixes the randomness")
-    @argument("--negative", help="negative prompt (quote it)")
-    @argument("--audio-url", dest="audio_url", help="audio URL or a local .wav/.mp3 file")
-    @argument("--shot-type", dest="shot_type", choices=("single", "multi"), help="wan2.6 only")
-    @argument("--no-extend", dest="prompt_extend", action="store_const", const=False,
-              help="do not let the service rewrite the prompt")  # fmt: skip
-    @argument("--extend", dest="prompt_extend", action="store_const", const=True,
-              help="let the service rewrite the prompt (the default)")  # fmt: skip
-    @argument("--watermark", dest="watermark", action="store_const", const=True,
-              help="add the 'AI generated' watermark")  # fmt: skip
-    @argument("--no-watermark", dest="watermark", action="store_const", const=False,
-              help="no watermark (the default)")  # fmt: skip
-    @argument("--dir", dest="directory", help="outputs folder (default: wan_outputs)")
-    @argument("--new", action="store_true", help="generate again even if a saved video matches")
+    @_generation_arguments
     @argument("--embed", dest="embed", action="store_const", const=True,
               help="put the video into the notebook as base64 (Colab, sharing)")  # fmt: skip
     @argument("--no-embed", dest="embed", action="store_const", const=False,
               help="reference the saved file (the default)")  # fmt: skip
     @argument("--background", "-b", action="store_true",
               help="return at once; the panel keeps updating (-o binds the Job)")  # fmt: skip
-    @argument("--timeout", type=float, help="seconds to wait for the video (default 1800)")
     @argument("-o", "--output", metavar="NAME", help="bind the VideoResult (or Job) to NAME")
     @line_cell_magic
     def wanvideo(self, line: str, cell: str | None = None) -> Any:
