@@ -62,7 +62,6 @@ DEFAULT_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 DEFAULT_WAIT_TIMEOUT = 1800.0
 DOWNLOAD_ATTEMPTS = 5
 LIST_WINDOW = timedelta(hours=24)
-_CHUNK = 1 << 16
 
 
 class GenerateResult(NamedTuple):
@@ -352,6 +351,8 @@ class _Download:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self.file = self.part.open("wb")
         self.errors: list[str] = []
+        #: the server's Retry-After on the last 429/503 (honoured before the next attempt)
+        self.retry_after: float | None = None
 
     def label(self) -> str:
         return f"task {self.task_id}" if self.task_id else "the video"
@@ -394,6 +395,7 @@ class _Download:
             return True
         if status in (429, 500, 502, 503, 504):
             self.errors.append(f"HTTP {status}")
+            self.retry_after = protocol.parse_retry_after(resp.headers.get("retry-after"))
             return False
         self.abort()
         raise DownloadError(
@@ -424,10 +426,17 @@ class _Download:
     def failed(self, why: str) -> None:
         self.errors.append(why)
 
+    def pause(self, failures: int, retry: RetryPolicy, rand: Callable[[], float]) -> float:
+        """Seconds to wait before the next attempt: the server's Retry-After if it sent one,
+        else backoff by the number of attempts that failed without any progress."""
+        delay = retry.delay(max(failures - 1, 0), self.retry_after, rand)
+        self.retry_after = None
+        return delay
+
     def give_up(self) -> DownloadError:
         self.abort()
         return DownloadError(
-            f"downloading {self.label()} failed after {DOWNLOAD_ATTEMPTS} attempts ("
+            f"downloading {self.label()} failed: {DOWNLOAD_ATTEMPTS} attempts brought no data ("
             + "; ".join(self.errors[-3:])
             + ")",
             task_id=self.task_id,
@@ -735,22 +744,26 @@ class WanClient:
         url, task_id = _video_url(task_or_url, task_id)
         dl = _Download(path, task_id, verify, on_progress, overwrite)
         try:
-            for attempt in range(DOWNLOAD_ATTEMPTS):
+            failures = 0  # attempts that brought no new bytes: at most DOWNLOAD_ATTEMPTS
+            for attempt in range(DOWNLOAD_ATTEMPTS * 4):
                 if attempt:
-                    self._sleep(self._core.retry.backoff(attempt - 1, self._core.rand))
+                    self._sleep(dl.pause(failures, self._core.retry, self._core.rand))
+                before = dl.have
                 try:
                     with self._http.stream("GET", url, headers=dl.headers()) as resp:
-                        if not dl.start(resp):
-                            continue
-                        for chunk in resp.iter_bytes(_CHUNK):
-                            dl.write(chunk)
+                        if dl.start(resp):
+                            for chunk in resp.iter_bytes():  # as read: a cut keeps them all
+                                dl.write(chunk)
+                            if dl.complete():
+                                return dl.finish()
+                            dl.failed(f"short body ({dl.have} of {dl.total} bytes)")
                 except httpx.TransportError as exc:
                     dl.failed(_describe(exc))
                     logger.warning("download of %s: %s; resuming", dl.label(), _describe(exc))
-                    continue
-                if dl.complete():
-                    return dl.finish()
-                dl.failed(f"short body ({dl.have} of {dl.total} bytes)")
+                if dl.have <= before:
+                    failures += 1
+                    if failures >= DOWNLOAD_ATTEMPTS:
+                        break
             raise dl.give_up()
         except BaseException:
             if not dl.file.closed:
@@ -990,22 +1003,26 @@ class AsyncWanClient:
         url, task_id = _video_url(task_or_url, task_id)
         dl = _Download(path, task_id, verify, on_progress, overwrite)
         try:
-            for attempt in range(DOWNLOAD_ATTEMPTS):
+            failures = 0  # attempts that brought no new bytes: at most DOWNLOAD_ATTEMPTS
+            for attempt in range(DOWNLOAD_ATTEMPTS * 4):
                 if attempt:
-                    await self._sleep(self._core.retry.backoff(attempt - 1, self._core.rand))
+                    await self._sleep(dl.pause(failures, self._core.retry, self._core.rand))
+                before = dl.have
                 try:
                     async with self._http.stream("GET", url, headers=dl.headers()) as resp:
-                        if not dl.start(resp):
-                            continue
-                        async for chunk in resp.aiter_bytes(_CHUNK):
-                            dl.write(chunk)
+                        if dl.start(resp):
+                            async for chunk in resp.aiter_bytes():  # as read: a cut keeps all
+                                dl.write(chunk)
+                            if dl.complete():
+                                return dl.finish()
+                            dl.failed(f"short body ({dl.have} of {dl.total} bytes)")
                 except httpx.TransportError as exc:
                     dl.failed(_describe(exc))
                     logger.warning("download of %s: %s; resuming", dl.label(), _describe(exc))
-                    continue
-                if dl.complete():
-                    return dl.finish()
-                dl.failed(f"short body ({dl.have} of {dl.total} bytes)")
+                if dl.have <= before:
+                    failures += 1
+                    if failures >= DOWNLOAD_ATTEMPTS:
+                        break
             raise dl.give_up()
         except BaseException:
             if not dl.file.closed:

@@ -173,3 +173,19 @@ def FaultRules_first(n: int, seed: int) -> list[bool]:
 def test_bad_rules_are_refused(route: str, kind: str, kw: dict) -> None:
     with pytest.raises(ValueError):
         FaultRules().add(route, kind, **kw)
+
+
+def test_slow_after_creates_the_task_before_the_late_answer(api: Api) -> None:
+    """``slow`` with ``after=True`` on create: the task exists while the answer waits."""
+    import threading
+
+    api.emu.faults.add("create", "slow", after=True, delay=0.6, times=1)
+    answer: dict = {}
+    thread = threading.Thread(target=lambda: answer.update(api.create().json()))
+    thread.start()
+    deadline = time.monotonic() + 0.5
+    while api.emu.stats()["tasks_created"] == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert api.emu.stats()["tasks_created"] == 1 and not answer  # created, not answered
+    thread.join()
+    assert answer["output"]["task_status"] == "PENDING"

@@ -42,7 +42,9 @@ def test_signature_checks(video_url: str) -> None:
         base,
         f"{base}?Expires={params['Expires']}",
         f"{base}?Expires={int(params['Expires']) + 1}&Signature={params['Signature']}",
-        f"{base}?Expires={params['Expires']}&Signature={params['Signature'][:-1]}A",
+        # change the last character (to one it is not: "A" alone was a no-op 1 time in 64)
+        f"{base}?Expires={params['Expires']}&Signature={params['Signature'][:-1]}"
+        + ("B" if params["Signature"].endswith("A") else "A"),
         f"{base}?Expires=abc&Signature={params['Signature']}",
     ]
     for url in tampered:

@@ -10,7 +10,8 @@ import hmac
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -68,6 +69,8 @@ class Context:
     log_enabled: Callable[[], bool]
     snapshot: Callable[[], dict[str, Any]]
     set_speed: Callable[[float], None]
+    #: extra files served on the video route (``Emulator.add_file``): id -> path
+    files: dict[str, Path] = field(default_factory=dict)
 
 
 def api_key_id(key_index: int) -> str:
@@ -107,15 +110,15 @@ async def _apply(rule: FaultRule | None, *, oss: bool = False) -> Response | Non
         status = rule.status or 500
         code = rule.code or default_code(status)
         message = rule.message or MESSAGES.get(code, code)
-        if oss:
-            return oss_error_response(status, code, message)
         headers = {}
         if rule.retry_after is not None:
             headers["Retry-After"] = f"{rule.retry_after:g}"
+        if oss:
+            return oss_error_response(status, code, message, headers=headers)
         return error_response(status, code, message, headers=headers)
     if rule.kind == "drop" and not rule.after:
         return DropResponse()
-    if rule.kind == "slow":
+    if rule.kind == "slow" and not rule.after:
         await asyncio.sleep(rule.delay or 0.0)
     return None
 
@@ -191,6 +194,8 @@ def build_app(ctx: Context) -> ASGIApp:
             )
             if rule is not None and rule.kind == "drop" and rule.after:
                 return DropResponse()
+            if rule is not None and rule.kind == "slow" and rule.after:
+                await asyncio.sleep(rule.delay or 0.0)  # the task exists; the answer waits
             return JSONResponse(
                 {
                     "request_id": request_id,
@@ -299,14 +304,18 @@ def build_app(ctx: Context) -> ASGIApp:
             raise OssFailure(
                 403, "SignatureDoesNotMatch", "The request signature we calculated does not match."
             )
-        info = ctx.store.view(
-            task_id,
-            lambda t, now: (
-                (t.video_path, ctx.store.video_expired(t, now), t.request.prompt)
-                if t is not None and t.status == "SUCCEEDED" and t.video_path is not None
-                else None
-            ),
-        )
+        added = ctx.files.get(task_id)
+        if added is not None:  # Emulator.add_file: expires at its signed Expires instant
+            info = (added, int(qp["Expires"]) < time.time(), None)
+        else:
+            info = ctx.store.view(
+                task_id,
+                lambda t, now: (
+                    (t.video_path, ctx.store.video_expired(t, now), t.request.prompt)
+                    if t is not None and t.status == "SUCCEEDED" and t.video_path is not None
+                    else None
+                ),
+            )
         if info is None:
             raise OssFailure(404, "NoSuchKey", "The specified key does not exist.")
         path, expired, prompt = info

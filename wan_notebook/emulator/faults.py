@@ -91,6 +91,8 @@ class FaultRules:
         fail_task, expire_url. ``times=N`` fires N times then is spent, ``probability=p`` fires
         with probability p, ``every=k`` on every k-th matching request; none of them: always.
         ``match`` limits the rule to requests whose prompt contains that text.
+        ``after=True`` (create only): the task is created first, then the connection is
+        dropped (``drop``) or the answer waits ``delay`` seconds (``slow``).
         """
         _check_rule(route, kind, times, probability, every, status, retry_after, delay, after)
         if match is not None and not isinstance(match, str):
@@ -186,8 +188,8 @@ def _check_rule(
         raise ValueError("a 'slow' rule needs delay= (seconds, >= 0)")
     if delay is not None and (not _is_num(delay) or delay < 0):
         raise ValueError("delay must be a non-negative number of seconds")
-    if after and not (kind == "drop" and route in ("create", "*")):
-        raise ValueError("after=True is only for kind 'drop' on route 'create'")
+    if after and not (kind in ("drop", "slow") and route in ("create", "*")):
+        raise ValueError("after=True is only for kinds 'drop' and 'slow' on route 'create'")
 
 
 def _is_int(x: Any) -> bool:

@@ -133,7 +133,9 @@ def failure_response(exc: ApiFailure) -> JSONResponse:
     return error_response(exc.status, exc.code, exc.message, headers=exc.headers)
 
 
-def oss_error_response(status: int, code: str, message: str) -> Response:
+def oss_error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> Response:
     """An OSS-style XML error, as a real result bucket answers (e.g. expired signatures)."""
     body = (
         '<?xml version="1.0" encoding="UTF-8"?>\n<Error>\n'
@@ -141,4 +143,4 @@ def oss_error_response(status: int, code: str, message: str) -> Response:
         f"  <RequestId>{new_request_id().replace('-', '').upper()[:24]}</RequestId>\n"
         "  <HostId>emulator.oss.local</HostId>\n</Error>\n"
     )
-    return Response(body, status_code=status, media_type="application/xml")
+    return Response(body, status_code=status, media_type="application/xml", headers=headers)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
 import secrets
 import shutil
 import socket
 import sys
 import tempfile
 import threading
+import time
+import uuid
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -74,6 +77,7 @@ class Emulator:
         self._handler: logging.Handler | None = None
         self._old_level: int | None = None
         self._bound_port: int | None = None
+        self._ctx: Any = None
 
     # -- properties ------------------------------------------------------------------------
 
@@ -169,6 +173,7 @@ class Emulator:
                 set_speed=self.set_speed,
             )
             self._uploads = uploads
+            self._ctx = ctx
             self._setup_logging()
             sock = _bind(self._host, self._port)
             self._bound_port = sock.getsockname()[1]
@@ -269,6 +274,29 @@ class Emulator:
         if self._store is None:
             return False
         return self._store.expire(task_id)
+
+    def add_file(self, path: str | os.PathLike[str], *, expires_in: float | None = None) -> str:
+        """Serve an existing file on the signed video route and return its URL.
+
+        For content no task renders (e.g. a 1 GB file for a download benchmark). The URL has
+        the shape of a task's ``video_url`` and behaves like one: Range and HEAD requests,
+        the signature check, ``video`` fault rules, and a 403 once it expires,
+        ``expires_in`` simulated seconds from now (default: ``lifetime``). The file is served
+        in place, not copied: keep it until the emulator stops.
+        """
+        if self._ctx is None or self._bound_port is None:
+            raise RuntimeError("the emulator is not running; call start() first")
+        file = Path(path).resolve()
+        if not file.is_file():
+            raise FileNotFoundError(f"no such file: {file}")
+        lifetime = self._lifetime if expires_in is None else float(expires_in)
+        if not lifetime >= 0:
+            raise ValueError(f"expires_in must be >= 0 simulated seconds, got {expires_in!r}")
+        file_id = str(uuid.uuid4())
+        self._ctx.files[file_id] = file
+        expires = int(time.time() + self._clock.wall_delay(lifetime)) + 1
+        sig = self._ctx.signer.sign(file_id, expires)
+        return f"{self.root_url}/files/{file_id}.mp4?Expires={expires}&Signature={sig}"
 
     def task(self, task_id: str) -> dict[str, Any] | None:
         """A snapshot of the task's internal state, or ``None`` if there is no such task."""
