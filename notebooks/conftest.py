@@ -18,18 +18,11 @@ from typing import Any
 
 import pytest
 
+from wan_notebook.settings import SETTINGS_ENV
+
 HERE = Path(__file__).resolve().parent
 OUTPUTS = HERE / "wan_outputs"
 MARKER = ".made-by-tests"
-#: Settings that would make a notebook use something other than its own emulator.
-HIDDEN = (
-    "DASHSCOPE_API_KEY",
-    "DASHSCOPE_API_KEY_FILE_PATH",
-    "DASHSCOPE_HTTP_BASE_URL",
-    "DASHSCOPE_REGION",
-    "DASHSCOPE_WORKSPACE_ID",
-    "WAN_NOTEBOOK_POLL_SCALE",
-)
 
 
 def fresh_outputs(folder: Path = OUTPUTS) -> None:
@@ -49,7 +42,7 @@ def fresh_outputs(folder: Path = OUTPUTS) -> None:
 
 def emulator_mode_env(home: str) -> dict[str, str]:
     """The environment a notebook kernel gets: no key, no base URL, a HOME without keys."""
-    env = {k: v for k, v in os.environ.items() if k not in HIDDEN}
+    env = {k: v for k, v in os.environ.items() if k not in SETTINGS_ENV}
     env["HOME"] = home
     return env
 

@@ -22,6 +22,8 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from .settings import SETTINGS_ENV
+
 if TYPE_CHECKING:
     from nbformat import NotebookNode
 
@@ -37,16 +39,6 @@ __all__ = [
 
 DEMO_NOTEBOOK = "01-quickstart.ipynb"
 _WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
-#: Settings of the caller's environment that must not reach a demo kernel (it talks to the
-#: emulator only; a real key or region left in the environment would be misleading there).
-_NOT_INHERITED = (
-    "DASHSCOPE_API_KEY",
-    "DASHSCOPE_API_KEY_FILE_PATH",
-    "DASHSCOPE_HTTP_BASE_URL",
-    "DASHSCOPE_REGION",
-    "DASHSCOPE_WORKSPACE_ID",
-    "WAN_NOTEBOOK_POLL_SCALE",
-)
 
 
 def notebooks_dir() -> Path:
@@ -77,7 +69,7 @@ def kernel_env(
 ) -> dict[str, str]:
     """The environment of a kernel that must talk to the server at ``base_url`` only."""
     env = {k: v for k, v in (os.environ if base is None else base).items()}
-    for name in _NOT_INHERITED:
+    for name in SETTINGS_ENV:
         env.pop(name, None)
     env["DASHSCOPE_HTTP_BASE_URL"] = base_url
     env["DASHSCOPE_API_KEY"] = api_key

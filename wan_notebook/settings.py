@@ -179,6 +179,9 @@ def resolve_base_url(
 
 
 POLL_SCALE_ENV = "WAN_NOTEBOOK_POLL_SCALE"
+#: Every environment variable that picks the service, the key or the poll pace: what a kernel
+#: meant to talk only to an emulator must not inherit.
+SETTINGS_ENV = (ENV_KEY, ENV_KEY_FILE, ENV_BASE_URL, ENV_REGION, ENV_WORKSPACE, POLL_SCALE_ENV)
 
 
 def resolve_poll_scale(

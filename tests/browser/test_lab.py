@@ -30,6 +30,8 @@ from typing import Any
 import nbformat
 import pytest
 
+from wan_notebook.settings import SETTINGS_ENV
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,14 +59,6 @@ OVERRIDES = {
     },
     "@jupyterlab/notebook-extension:tracker": {"windowingMode": "none"},
 }
-HIDDEN_ENV = (
-    "DASHSCOPE_API_KEY",
-    "DASHSCOPE_API_KEY_FILE_PATH",
-    "DASHSCOPE_HTTP_BASE_URL",
-    "DASHSCOPE_REGION",
-    "DASHSCOPE_WORKSPACE_ID",
-    "WAN_NOTEBOOK_POLL_SCALE",
-)
 
 
 def _missing(reason: str) -> None:
@@ -107,7 +101,7 @@ def lab(tmp_path: Path) -> Iterator[dict[str, Any]]:
     settings = tmp_path / "lab-settings"
     settings.mkdir()
     (settings / "overrides.json").write_text(json.dumps(OVERRIDES))
-    env = {k: v for k, v in os.environ.items() if k not in HIDDEN_ENV}
+    env = {k: v for k, v in os.environ.items() if k not in SETTINGS_ENV}
     env.update(
         HOME=str(tmp_path),  # no ~/.dashscope/api_key: the notebook starts its emulator
         JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
