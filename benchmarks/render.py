@@ -35,7 +35,7 @@ def baseline(path: Path, width: int, height: int, frames: int, fps: int) -> floa
         vs.width, vs.height, vs.pix_fmt = width, height, "yuv420p"
         vs.codec_context.thread_count = render.X264_THREADS
         vs.options = {
-            "preset": render.X264_PRESET,
+            "preset": render.x264_preset(width, height),
             "g": str(fps),
             "x264-params": render.X264_PARAMS,
         }
@@ -55,7 +55,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2, help="best of N")
     args = parser.parse_args()
     frames = round(args.seconds * args.fps)
-    print(f"{args.seconds:g} s at {args.fps} fps ({frames} frames), preset {render.X264_PRESET}")
+    print(
+        f"{args.seconds:g} s at {args.fps} fps ({frames} frames), x264 presets "
+        f"{render.X264_PRESET} up to 720p, {render.FAST_PRESET} above"
+    )
     print(f"{'size':>10} {'baseline s':>11} {'render s':>9} {'+tone s':>8} {'MiB':>6}")
     with tempfile.TemporaryDirectory() as tmp:
         d = Path(tmp)
