@@ -54,6 +54,14 @@ SESSION_CANARY = f"sk-canary-session-{secrets.token_hex(12)}"
 def pytest_configure(config: pytest.Config) -> None:
     import os
 
+    # CI runs the property tests on a fixed sequence of examples (reproducible, never flaky);
+    # a developer's run draws new ones and may find new bugs.
+    from hypothesis import settings
+
+    settings.register_profile("ci", derandomize=True, print_blob=True)
+    if os.environ.get("CI"):
+        settings.load_profile("ci")
+
     os.environ["DASHSCOPE_API_KEY"] = SESSION_CANARY
     os.environ.pop("DASHSCOPE_API_KEY_FILE_PATH", None)
 

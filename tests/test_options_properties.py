@@ -35,8 +35,19 @@ def line_for(params: dict[str, Any]) -> list[str]:
         if isinstance(value, bool):
             tokens.append(SWITCH[(name, value)])
         else:
-            tokens += [FLAG[name].long_flag, str(value)]
+            # --flag=value: a value may start with "-" (a negative prompt "-blur")
+            tokens.append(f"{FLAG[name].long_flag}={value}")
     return tokens
+
+
+def _quoted(token: str) -> str:
+    """A value with spaces (or empty) as a separate quoted word: IPython splits the line with
+    shlex in non-POSIX mode, where --flag="a b" does not parse; --flag=value covers the rest
+    (also values that start with "-")."""
+    flag, eq, value = token.partition("=")
+    if eq and (" " in value or not value):
+        return f'{flag} "{value}"'
+    return token
 
 
 def direct(params: dict[str, Any]) -> VideoRequest:
@@ -51,7 +62,7 @@ def test_magic_line_round_trips(case: tuple[catalog.Model, dict]) -> None:
     # a %%wanvideo line cannot carry a value with quote characters (IPython splits it without
     # shell quoting; the form's "copy as cell" names such values instead): leave them out
     assume(not any("'" in str(v) or '"' in str(v) for k, v in params.items() if k != "prompt"))
-    line = " ".join(f'"{t}"' if " " in t or not t else t for t in line_for(params))
+    line = " ".join(_quoted(t) for t in line_for(params))
     args = parse_cell_options(line)
     assert build_request(params["prompt"], args, {}) == direct(params)
 
@@ -60,7 +71,8 @@ def test_magic_line_round_trips(case: tuple[catalog.Model, dict]) -> None:
 @given(valid_params())
 def test_cli_arguments_round_trip(case: tuple[catalog.Model, dict]) -> None:
     _, params = case
-    args = build_parser().parse_args(["generate", params["prompt"], *line_for(params)])
+    # "--" ends the options, so a prompt may start with "-" too
+    args = build_parser().parse_args(["generate", *line_for(params), "--", params["prompt"]])
     assert VideoRequest.create(args.prompt, **request_params(args)) == direct(params)
 
 
@@ -109,3 +121,9 @@ def test_cli_rejects_invalid_arguments_before_any_request(emulator, capsys, case
     err = capsys.readouterr().err
     assert param in err and len(err.strip().splitlines()) == 1
     assert sum(emulator.stats()["requests"].values()) == before  # nothing was sent
+
+
+def test_an_unbalanced_quote_is_a_usage_error_not_a_crash() -> None:
+    with pytest.raises(UsageError) as err:
+        parse_cell_options('--negative "blurry')
+    assert "quote" in str(err.value) and "\n" not in str(err.value)

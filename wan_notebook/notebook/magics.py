@@ -99,7 +99,13 @@ def _line_parser(name: str) -> _LineParser:
 
 def parse_cell_options(line: str) -> argparse.Namespace:
     """Parse the ``%%wanvideo`` line (UsageError on a bad flag); no shell needed."""
-    args = parse_argstring(WanVideoMagic.wanvideo, line)
+    try:
+        args = parse_argstring(WanVideoMagic.wanvideo, line)
+    except ValueError as exc:  # shlex: an unbalanced quote
+        raise UsageError(
+            f"cannot split the %%wanvideo line ({exc}); put values with spaces in quotes, "
+            'as in --negative "blurry, low quality"'
+        ) from None
     for dest in _QUOTABLE:  # IPython splits without POSIX rules: quotes stay on the value
         value = getattr(args, dest, None)
         if isinstance(value, str) and len(value) >= 2 and value[0] == value[-1] in "'\"":
