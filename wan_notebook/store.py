@@ -262,20 +262,36 @@ class OutputStore:
         _, text = _journal.canonical(request)
         at = submitted_at or now_utc()
         with self._index.write() as conn:
-            _journal.insert_task(
-                conn,
-                self._root,
-                task_id=task_id,
-                digest=request.digest,
-                model=request.model,
-                prompt=request.prompt,
-                request_json=text,
-                request_id=request_id,
-                at=at,
-            )
+            self._insert_task(conn, request, text, task_id, request_id=request_id, at=at)
             if intent_id is not None:
                 _journal.close_intent(conn, intent_id, "resolved", task_id)
         return self._require(task_id)
+
+    def _insert_task(
+        self,
+        conn: sqlite3.Connection,
+        request: VideoRequest,
+        request_json: str,
+        task_id: str,
+        *,
+        request_id: str | None,
+        at: datetime,
+        stem: str | None = None,
+    ) -> None:
+        """Journal ``task_id`` for ``request`` inside an open write transaction
+        (``request_json`` is its canonical text, computed before the lock is taken)."""
+        _journal.insert_task(
+            conn,
+            self._root,
+            task_id=task_id,
+            digest=request.digest,
+            model=request.model,
+            prompt=request.prompt,
+            request_json=request_json,
+            request_id=request_id,
+            at=at,
+            stem=stem,
+        )
 
     def record_status(
         self,
@@ -461,19 +477,9 @@ class OutputStore:
             if video.parent != self._root or not _naming.STEM_RE.fullmatch(stem):
                 stem = None
             _, text = _journal.canonical(request)
+            at = getattr(task, "submit_time", None) or now_utc()
             with self._index.write() as conn:
-                _journal.insert_task(
-                    conn,
-                    self._root,
-                    task_id=task_id,
-                    digest=request.digest,
-                    model=request.model,
-                    prompt=request.prompt,
-                    request_json=text,
-                    request_id=None,
-                    at=getattr(task, "submit_time", None) or now_utc(),
-                    stem=stem,
-                )
+                self._insert_task(conn, request, text, task_id, request_id=None, at=at, stem=stem)
             record = self._require(task_id)
         elif record.digest != request.digest:
             raise StoreError(f"task {task_id} was journaled for a different request")
