@@ -205,12 +205,17 @@ def build_app(ctx: Context) -> ASGIApp:
 
         return create
 
-    async def query(request: Request) -> Response:
-        ctx.stats.request("query")
+    async def task_route(route: str, request: Request) -> tuple[str, Response | None]:
+        """What query and cancel share: count, authenticate, the 20 QPS limit, faults.
+        Returns the task id and a fault's answer (None: answer normally)."""
+        ctx.stats.request(route)
         key = _authenticate(ctx, request)
         _throttle(ctx, ("tasks", key), catalog.QUERY_QPS)
         task_id = request.path_params["task_id"]
-        answer = await _apply(ctx.faults.check("query", prompt=_prompt_of(ctx, task_id)))
+        return task_id, await _apply(ctx.faults.check(route, prompt=_prompt_of(ctx, task_id)))
+
+    async def query(request: Request) -> Response:
+        task_id, answer = await task_route("query", request)
         if answer is not None:
             return answer
         make_url = video_url(_base(request))
@@ -220,11 +225,7 @@ def build_app(ctx: Context) -> ASGIApp:
         return JSONResponse({"request_id": new_request_id(), **body})
 
     async def cancel(request: Request) -> Response:
-        ctx.stats.request("cancel")
-        key = _authenticate(ctx, request)
-        _throttle(ctx, ("tasks", key), catalog.QUERY_QPS)
-        task_id = request.path_params["task_id"]
-        answer = await _apply(ctx.faults.check("cancel", prompt=_prompt_of(ctx, task_id)))
+        task_id, answer = await task_route("cancel", request)
         if answer is not None:
             return answer
         if not ctx.store.cancel(task_id):
