@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 
@@ -142,3 +143,31 @@ def test_failed_migration_leaves_the_file_as_it_was(tmp_path, monkeypatch):
         assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
         columns = {r[1] for r in conn.execute("PRAGMA table_info(tasks)")}
     assert "rating" not in columns
+
+
+def test_many_processes_opening_a_new_folder_at_once(tmp_path: Path) -> None:
+    """Switching a new index to WAL raced: the loser got "database is locked" at once (SQLite
+    does not call the busy handler for it). Measured before the fix: 4 failures in 90 opens."""
+    import subprocess
+    import sys
+    import time
+
+    code = (
+        "import sys, time\n"
+        "from wan_notebook.store import OutputStore\n"
+        "from wan_notebook.request import VideoRequest\n"
+        "t = float(sys.argv[2])\n"
+        "while time.time() < t: pass\n"
+        "OutputStore(sys.argv[1]).begin_intent(VideoRequest.create('x'))\n"
+    )
+    for round_ in range(6):
+        folder = tmp_path / f"r{round_}"
+        start = time.time() + 1.0  # every process starts its first write at this instant
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", code, str(folder), str(start)], stderr=subprocess.PIPE
+            )
+            for _ in range(6)
+        ]
+        for proc in procs:
+            assert proc.wait(timeout=60) == 0, proc.stderr.read().decode()[-500:]

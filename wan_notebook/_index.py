@@ -14,6 +14,7 @@ overwritten to "repair" it.
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -232,8 +233,27 @@ class Index:
             )
         self._checked = True
 
+    def _enable_wal(self, conn: sqlite3.Connection) -> None:
+        """Switch the file to WAL (a property of the file, set once).
+
+        The switch needs a moment with no other lock on the file, and SQLite does not call
+        the busy handler for it: when two processes open a new folder at once, the loser got
+        "database is locked" at once. Retry it within the same busy timeout as every write.
+        A file system without WAL support answers with another mode; that is accepted.
+        """
+        deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+        while True:
+            try:
+                conn.execute("PRAGMA journal_mode = WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                text = str(exc).lower()
+                if ("locked" not in text and "busy" not in text) or time.monotonic() > deadline:
+                    raise
+            time.sleep(0.01)
+
     def _migrate(self, conn: sqlite3.Connection) -> None:
-        conn.execute("PRAGMA journal_mode = WAL")
+        self._enable_wal(conn)
         conn.execute("BEGIN IMMEDIATE")
         try:
             # Re-read under the write lock: another process may have migrated meanwhile.
