@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import wan_notebook.store as store_module
+import wan_notebook.store.outputs as store_module
 from wan_notebook._fsutil import sha256_file
 from wan_notebook.protocol import Task
 from wan_notebook.request import VideoRequest

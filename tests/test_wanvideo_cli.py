@@ -15,10 +15,10 @@ import nbformat
 import pytest
 
 from wan_notebook import catalog
-from wan_notebook._naming import STEM_RE
 from wan_notebook.cli import main
 from wan_notebook.client import WanClient
 from wan_notebook.store import OutputStore
+from wan_notebook.store.naming import STEM_RE
 
 FAST = ["--model", "wan2.5-t2v-preview", "--size", "832*480", "--duration", "5"]
 ENV_NAMES = (

@@ -27,8 +27,8 @@ from . import render
 from .form import WIDGET_MIME, _label, cell_params, wanvideo_cell
 
 if TYPE_CHECKING:
-    from .._records import SavedResult
     from ..jobs import Job, JobEvent
+    from ..store.records import SavedResult
 
 __all__ = ["Gallery", "track_job"]
 

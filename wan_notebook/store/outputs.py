@@ -41,10 +41,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from . import _journal, _naming, _sidecar, catalog
-from ._fsutil import atomic_write_bytes, sha256_file
-from ._index import CorruptIndexError, Index, StoreError
-from ._records import (
+from .. import catalog
+from .._fsutil import atomic_write_bytes, sha256_file
+from .._version import __version__
+from ..errors import CorruptVideoError
+from . import journal as _journal
+from . import naming as _naming
+from . import sidecar as _sidecar
+from .index import CorruptIndexError, Index, StoreError
+from .records import (
     Event,
     Intent,
     Lookup,
@@ -58,11 +63,9 @@ from ._records import (
     now_utc,
     service_time,
 )
-from ._version import __version__
-from .errors import CorruptVideoError
 
 if TYPE_CHECKING:
-    from .request import VideoRequest
+    from ..request import VideoRequest
 
 __all__ = [
     "INDEX_NAME",
@@ -112,7 +115,7 @@ def _paths(root: Path, stem: str) -> Paths:
 def _media_probe(video: Path) -> dict[str, Any] | None:
     """media.probe(video).to_dict(), or None when PyAV is not installed."""
     try:
-        from . import media
+        from .. import media
     except ImportError:
         return None
     try:
@@ -124,7 +127,7 @@ def _media_probe(video: Path) -> dict[str, Any] | None:
 def _make_poster(video: Path, poster: Path) -> Path | None:
     """A poster frame, or None (no PyAV, or the frame could not be read: a poster is a nicety)."""
     try:
-        from . import media
+        from .. import media
 
         return media.make_poster(video, poster)
     except Exception:
@@ -755,7 +758,7 @@ class _JournaledTask:
 def _request_from_canonical(data: dict[str, Any], digest: str) -> VideoRequest:
     """Rebuild a VideoRequest with exactly the journaled canonical form (no re-validation:
     the catalog may have changed since, and the task exists anyway)."""
-    from .request import VideoRequest
+    from ..request import VideoRequest
 
     names = ("prompt", "model", "size", "duration", "negative_prompt", "audio", "shot_type")
     kwargs: dict[str, Any] = {n: data.get(n) for n in names}

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import parse_qs, urlsplit
 
-from . import catalog
+from .. import catalog
 
 __all__ = [
     "URL_MARGIN",

@@ -15,9 +15,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from . import _naming, _sidecar
-from ._index import StoreError
-from ._records import UNFINISHED, from_iso, iso, now_utc, url_expiry
+from . import naming as _naming
+from . import sidecar as _sidecar
+from .index import StoreError
+from .records import UNFINISHED, from_iso, iso, now_utc, url_expiry
 
 __all__ = [
     "FAILURES",

@@ -17,7 +17,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from ._index import StoreError
+from .index import StoreError
 
 __all__ = ["SCHEMA", "SCHEMA_PREFIX", "build", "dumps", "load", "scalar_dict"]
 

@@ -22,7 +22,6 @@ from typing import Any
 
 import pytest
 
-from wan_notebook import _naming
 from wan_notebook.protocol import Task
 from wan_notebook.request import VideoRequest
 from wan_notebook.store import (
@@ -31,6 +30,7 @@ from wan_notebook.store import (
     StoreError,
     load_sidecar,
 )
+from wan_notebook.store import naming as _naming
 
 T0 = datetime(2026, 11, 24, 15, 30, 12, tzinfo=timezone.utc)
 TASK = "3f9a1c2e-5ff8-4d82-bcb6-000000"
@@ -278,7 +278,7 @@ def test_request_for_rebuilds_the_same_request(store, tmp_path):
 
 
 def test_url_expiry_is_read_from_the_signed_url(store):
-    from wan_notebook._records import url_expiry
+    from wan_notebook.store.records import url_expiry
 
     at = datetime(2026, 1, 1, tzinfo=timezone.utc)
     v1 = "https://b.oss/x.mp4?Expires=1767312000&OSSAccessKeyId=a&Signature=s"
@@ -415,7 +415,7 @@ def test_a_saved_result_beats_an_in_flight_duplicate(store, mp4):
 
 
 def test_unchanged_file_is_not_hashed_changed_mtime_is(store, mp4, monkeypatch):
-    import wan_notebook.store as store_module
+    import wan_notebook.store.outputs as store_module
 
     saved = success(store, req(), TASK, mp4)
     calls = []
@@ -467,7 +467,7 @@ def test_process_killed_after_sidecar_before_index_commit(store, mp4):
     script = textwrap.dedent(
         f"""
         import os
-        import wan_notebook.store as s
+        import wan_notebook.store.outputs as s
         from wan_notebook.protocol import Task
         from wan_notebook.request import VideoRequest
         real = s.atomic_write_bytes

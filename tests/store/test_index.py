@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from wan_notebook import _index
-from wan_notebook._index import APPLICATION_ID, SCHEMA_VERSION, CorruptIndexError, Index
+from wan_notebook.store import index as _index
+from wan_notebook.store.index import APPLICATION_ID, SCHEMA_VERSION, CorruptIndexError, Index
 
 
 def _tables(path):

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from wan_notebook._naming import (
+from wan_notebook.store.naming import (
     SLUG_MAX,
     STEM_RE,
     confine,

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from .errors import WanError
+from ..errors import WanError
 
 __all__ = [
     "APPLICATION_ID",
