@@ -1,8 +1,9 @@
-"""The one source of truth for models, regions and their limits.
+"""Model rows: the :class:`Model` schema and the legacy-protocol text-to-video rows.
 
 Validation (:mod:`wan_notebook.request`), the emulator, the widget form and the CLI all read
-this module; a new model is one :class:`Model` row. Facts come from ``shared/PROTOCOL.md``
-sections 2.3, 4, 8 and 11.5; where the sources conflict the choice is noted beside the row.
+these rows; a new model is one :class:`Model` row. Facts come from ``shared/PROTOCOL.md``
+sections 2.3, 4, 8 and 11.5 (legacy) and 14, 15, 18 (new protocol, :mod:`.new_rows`); where the
+sources conflict the choice is noted beside the row.
 """
 
 from __future__ import annotations
@@ -11,24 +12,24 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 __all__ = [
-    "DEFAULT_MODEL",
-    "DEFAULT_REGION",
-    "MODELS",
+    "CREATE_PATH",
+    "LEGACY_ROWS",
     "NEGATIVE_PROMPT_MAX",
     "QUERY_QPS",
-    "REGIONS",
     "SEED_MAX",
     "SIZES_BY_TIER",
     "TASK_LIFETIME_S",
     "TIER_OF_SIZE",
     "Model",
-    "Region",
-    "get_model",
-    "get_region",
-    "model_ids",
+    "Protocol",
 ]
 
 Tier = Literal["480P", "720P", "1080P"]
+#: ``legacy``: ``size``/``shot_type`` bodies (wan2.6 and older); ``new``: ``resolution`` x
+#: ``ratio`` (and ``media[]``) bodies (wan2.7, Wan3.0). PROTOCOL 14.1.
+Protocol = Literal["legacy", "new"]
+#: The create endpoint, relative to the API base URL (both protocols, PROTOCOL 14.1).
+CREATE_PATH = "/services/aigc/video-generation/video-synthesis"
 
 #: Every ``size`` string of each resolution tier, in the service's order (PROTOCOL 2.3).
 SIZES_BY_TIER: dict[str, tuple[str, ...]] = {
@@ -44,69 +45,6 @@ NEGATIVE_PROMPT_MAX = 500
 QUERY_QPS = 20
 #: Task ids and video URLs live this long (PROTOCOL 8).
 TASK_LIFETIME_S = 24 * 3600
-
-
-@dataclass(frozen=True)
-class Region:
-    """A DashScope region: its ids, and the base URL our client calls."""
-
-    name: str
-    region_id: str
-    aliases: tuple[str, ...]
-    host: str | None
-    workspace_host: str | None = None
-
-    def base_url(self, workspace: str | None = None) -> str:
-        """The HTTP API base URL (``.../api/v1``): the workspace host when one is given."""
-        if workspace and self.workspace_host:
-            return "https://" + self.workspace_host.format(workspace=workspace) + "/api/v1"
-        if self.host is None:
-            raise ValueError(
-                f"region {self.name!r} is only reachable through a workspace host; "
-                "pass workspace=... or set DASHSCOPE_WORKSPACE_ID"
-            )
-        return f"https://{self.host}/api/v1"
-
-
-REGIONS: dict[str, Region] = {
-    r.name: r
-    for r in (
-        Region(
-            "singapore",
-            "ap-southeast-1",
-            ("sg", "intl", "international", "ap-southeast-1"),
-            "dashscope-intl.aliyuncs.com",
-            "{workspace}.ap-southeast-1.maas.aliyuncs.com",
-        ),
-        Region(
-            "beijing",
-            "cn-beijing",
-            ("bj", "cn", "china", "cn-beijing"),
-            "dashscope.aliyuncs.com",
-            "{workspace}.cn-beijing.maas.aliyuncs.com",
-        ),
-        Region("virginia", "us-east-1", ("us", "us-east-1"), "dashscope-us.aliyuncs.com"),
-        Region(
-            "frankfurt",
-            "eu-central-1",
-            ("eu", "germany", "eu-central-1"),
-            None,
-            "{workspace}.eu-central-1.maas.aliyuncs.com",
-        ),
-    )
-}
-#: The seed's samples use Singapore; so do we when nothing else is configured.
-DEFAULT_REGION = "singapore"
-
-
-def get_region(name: str) -> Region:
-    """Find a region by name, region id or alias (case-insensitive)."""
-    key = name.strip().lower()
-    for region in REGIONS.values():
-        if key == region.name or key in region.aliases:
-            return region
-    allowed = ", ".join(sorted(REGIONS))
-    raise ValueError(f"unknown region {name!r}; use one of {allowed} (or a region id)")
 
 
 @dataclass(frozen=True)
@@ -128,18 +66,57 @@ class Model:
     concurrency: int
     submit_rps: int
     fps: int
-    #: ``"wan2.6"``: duration/SR/size usage; ``"legacy"``: video_duration/video_ratio.
-    usage_style: Literal["wan2.6", "legacy"]
+    #: ``"wan2.6"``: duration/SR/size usage; ``"legacy"``: video_duration/video_ratio;
+    #: ``"new"``: duration/input_video_duration/output_video_duration/SR/ratio(/fps).
+    usage_style: Literal["wan2.6", "legacy", "new"]
     #: Typical generation time in seconds at the default size and duration (seed: 1-5 min).
     typical_seconds: float
     aliases: tuple[str, ...] = ()
+    #: 0: the model takes no negative prompt.
     negative_prompt_max: int = NEGATIVE_PROMPT_MAX
     notes: tuple[str, ...] = field(default=())
+    protocol: Protocol = "legacy"
+    #: The create path relative to the base URL.
+    endpoint: str = CREATE_PATH
+    #: New protocol: ``parameters.resolution`` values (the same as :attr:`tiers`).
+    resolutions: tuple[str, ...] = ()
+    #: New protocol: ``parameters.ratio`` values (``"adaptive"`` included where offered).
+    ratios: tuple[str, ...] = ()
+    default_resolution: str = ""
+    default_ratio: str = ""
+    #: New protocol: ``(resolution, ratio, "W*H")`` output pixel sizes (PROTOCOL 14.4).
+    pixels: tuple[tuple[str, str, str], ...] = ()
+    #: ``duration=-1`` lets the model choose the length (Wan3.0 smart duration).
+    smart_duration: bool = False
+    #: ``input.audio_url`` (the model's soundtrack) is accepted (when :attr:`audio`).
+    audio_url_input: bool = True
+    #: ``parameters.audio`` (sound on/off) is accepted (when :attr:`audio`).
+    audio_switch: bool = True
+    #: The provider marks the model as a preview.
+    preview: bool = False
+    #: False for a row made up for an id this catalog does not know (checked only for type).
+    known: bool = True
 
     @property
     def sizes(self) -> tuple[str, ...]:
-        """Every allowed ``size`` string, lowest tier first."""
-        return tuple(s for t in self.tiers for s in SIZES_BY_TIER[t])
+        """Every ``size`` string the model can make (new protocol: its pixel table)."""
+        if self.protocol == "new":
+            return tuple(dict.fromkeys(p[2] for p in self.pixels))
+        return tuple(s for t in self.tiers for s in SIZES_BY_TIER.get(t, ()))
+
+    def pixel_size(self, resolution: str, ratio: str) -> str | None:
+        """``"W*H"`` for a resolution x ratio, or None when the table has no such cell."""
+        for res, rat, size in self.pixels:
+            if res == resolution and rat == ratio:
+                return size
+        return None
+
+    def resolution_ratio_of(self, size: str) -> tuple[str, str] | None:
+        """The resolution x ratio that makes exactly ``size`` (first match), if any."""
+        for res, rat, pix in self.pixels:
+            if pix == size:
+                return res, rat
+        return None
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -148,7 +125,14 @@ class Model:
 
     def duration_text(self) -> str:
         """The allowed durations in words, for error messages and help."""
-        d = self.durations
+        d = tuple(x for x in self.durations if x > 0)
+        if not d:
+            return "any duration (not checked)"
+        smart = " (or -1: the model chooses)" if self.smart_duration else ""
+        return self._durations_words(d) + smart
+
+    @staticmethod
+    def _durations_words(d: tuple[int, ...]) -> str:
         if len(d) == 1:
             return f"fixed at {d[0]} s"
         if d == tuple(range(d[0], d[-1] + 1)) and len(d) > 3:
@@ -157,17 +141,21 @@ class Model:
 
     def expected_seconds(self, size: str | None = None, duration: int | None = None) -> float:
         """A typical generation time for this size and duration (for polling and progress)."""
-        size = size or self.default_size
-        duration = duration or self.default_duration
-        w, h = (int(x) for x in size.split("*"))
+        size = size or self.default_size or "1920*1080"
+        default = self.default_duration if self.default_duration > 0 else 5
+        duration = duration if duration and duration > 0 else default
+        try:
+            w, h = (int(x) for x in size.split("*"))
+        except ValueError:
+            w, h = 1920, 1080
         pixels = w * h / (1920 * 1080)
         base = self.typical_seconds * (0.45 + 0.55 * pixels)
-        return base * (0.5 + 0.5 * duration / self.default_duration)
+        return base * (0.5 + 0.5 * duration / default)
 
 
 _WAN26_DURATIONS = tuple(range(2, 16))  # newest doc: integer 2-15; older doc: 5/10/15 (CONFLICT)
 
-_ROWS = (
+LEGACY_ROWS: tuple[Model, ...] = (
     Model(
         "wan2.6-t2v",
         "wan2.6",
@@ -222,6 +210,7 @@ _ROWS = (
         fps=30,
         usage_style="legacy",
         typical_seconds=150.0,
+        preview=True,
         notes=("frame rate: 30 fps per the 2025-12 doc; an older page said 24 (CONFLICT)",),
     ),
     Model(
@@ -283,25 +272,3 @@ _ROWS = (
         notes=("Beijing spells it wanx2.1-t2v-plus; Singapore wan2.1-t2v-plus",),
     ),
 )
-
-#: Every model by its canonical id, in display order (newest first).
-MODELS: dict[str, Model] = {m.id: m for m in _ROWS}
-_BY_ANY_ID: dict[str, Model] = {i: m for m in _ROWS for i in m.ids}
-DEFAULT_MODEL = "wan2.6-t2v"
-
-
-def get_model(model_id: str) -> Model:
-    """Find a model by its id or another spelling; ``KeyError`` names the allowed ids."""
-    try:
-        return _BY_ANY_ID[model_id]
-    except KeyError:
-        raise KeyError(
-            f"unknown model {model_id!r}; text-to-video models are " + ", ".join(model_ids())
-        ) from None
-
-
-def model_ids(*, with_aliases: bool = False) -> tuple[str, ...]:
-    """Model ids in display order (optionally with the other spellings)."""
-    if with_aliases:
-        return tuple(_BY_ANY_ID)
-    return tuple(MODELS)
