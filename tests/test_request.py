@@ -31,8 +31,12 @@ def test_defaults_filled_from_catalog():
     assert a.model_info is m
 
 
-def test_unknown_model():
-    e = err(model="wan9-t2v")
+def test_unknown_model_is_sent_as_given_with_a_warning():
+    """Issue 13: the catalog is open; only a non-string or empty id is refused."""
+    with pytest.warns(UserWarning, match="not in this version's catalog"):
+        req = VideoRequest.create("a fox", model="wan9-t2v-test-request")
+    assert req.to_body()["model"] == "wan9-t2v-test-request"
+    e = err(model="")
     assert e.param == "model" and "wan2.6-t2v" in str(e)
 
 

@@ -12,7 +12,9 @@ from wan_notebook import catalog
 from wan_notebook.errors import ValidationError
 from wan_notebook.request import VideoRequest
 
-MODELS = list(catalog.MODELS.values())
+MODELS = [
+    m for m in catalog.MODELS.values() if m.protocol == "legacy"
+]  # new: tests/test_request_new.py
 TEXT = st.text(alphabet=string.ascii_letters + string.digits + " ,.!?'-", min_size=1)
 
 

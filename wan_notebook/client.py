@@ -44,6 +44,7 @@ from .errors import (
 )
 from .polling import DurationLearner, PollConfig, QueryBudget, TaskPoller
 from .protocol import CallSpec, Task, TaskPage, TaskSummary, ensure_succeeded
+from .protocol_new import model_error
 from .request import PARAMS, VideoRequest
 from .retry import Failure, RetryPolicy, Verdict, submit_uncertain
 from .settings import (
@@ -207,7 +208,8 @@ class _Core:
                 ctx["model"], ctx["submitted_at"], f"HTTP {resp.status_code} {err.code}"
             )
         if verdict is Verdict.RAISE:
-            raise err
+            # issue 13: "Model not exist." names the model and the region
+            raise model_error(err, ctx.get("model"), catalog.region_of_url(self.base_url))
         retry_after = err.retry_after if isinstance(err, RateLimitError) else None
         delay = self.retry.delay(attempt, retry_after, self.rand)
         logger.warning(

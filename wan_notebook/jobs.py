@@ -498,7 +498,7 @@ class Runner:
 
     @contextlib.asynccontextmanager
     async def _slot(self, model: str):  # type: ignore[no-untyped-def]
-        info = catalog.get_model(model)
+        info = catalog.lookup(model, warn=False)  # any id: the catalog is open (issue 13)
         sem = self._slots.get(info.id)
         if sem is None:
             sem = self._slots[info.id] = asyncio.Semaphore(self.concurrency or info.concurrency)
@@ -616,6 +616,8 @@ class Runner:
         params: dict[str, Any] = {"model": model or catalog.DEFAULT_MODEL}
         if isinstance(size, str) and "*" in size:
             params["size"] = size
+        elif usage.get("SR") and isinstance(usage.get("ratio"), str):  # new protocol (issue 13)
+            params["resolution"], params["ratio"] = f"{usage['SR']}P", usage["ratio"]
         if isinstance(duration, (int, float)) and float(duration).is_integer():
             params["duration"] = int(duration)
         prompt = task.orig_prompt or f"task {task.task_id}"

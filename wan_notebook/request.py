@@ -27,8 +27,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from . import catalog
+from . import catalog, request_new
 from .errors import ValidationError
+from .protocol_new import new_body
 
 __all__ = ["PARAMS", "VideoRequest", "is_remote_url"]
 
@@ -44,6 +45,10 @@ PARAMS = (
     "prompt_extend",
     "watermark",
     "seed",
+    # issue 13: the new protocol's names (and the protocol of a model the catalog lacks)
+    "resolution",
+    "ratio",
+    "protocol",
 )
 SHOT_TYPES = ("single", "multi")
 AUDIO_SUFFIXES = (".wav", ".mp3")
@@ -172,6 +177,11 @@ class VideoRequest:
     prompt_extend: bool = True
     watermark: bool = False
     seed: int | None = None
+    #: New protocol (wan2.7, Wan3.0): ``parameters.resolution`` / ``ratio``; None on legacy.
+    resolution: str | None = None
+    ratio: str | None = None
+    #: Only for a model the catalog does not know, when given explicitly.
+    protocol: str | None = None
     _audio_sha256: str | None = field(default=None, repr=False, compare=False)
 
     @classmethod
@@ -189,8 +199,16 @@ class VideoRequest:
         prompt_extend: bool = True,
         watermark: bool = False,
         seed: int | None = None,
+        resolution: str | None = None,
+        ratio: str | None = None,
+        protocol: str | None = None,
     ) -> VideoRequest:
         """Validate every parameter against the catalog and fill in the model's defaults.
+
+        New-protocol models (wan2.7, Wan3.0) take ``resolution`` x ``ratio``; legacy models
+        take ``size``. Either spelling maps to the other when exact (:mod:`.request_new`). A
+        model id the catalog does not know is sent as given, checked only for type, with one
+        warning; ``protocol`` ("legacy"/"new") overrides the guess from its id.
 
         ``audio_url`` may be a URL or a local ``.wav``/``.mp3`` path (also ``file://``); the
         client uploads local files (PROTOCOL 11.6). ``audio`` is sent as ``parameters.audio``
@@ -199,20 +217,38 @@ class VideoRequest:
         """
         if not isinstance(model, str):
             raise _fail("model", model, "is not a string", _models_allowed())
+        if not model.strip():
+            raise _fail("model", model, "is empty", _models_allowed())
         try:
-            info = catalog.get_model(model)
-        except KeyError:
-            raise _fail(
-                "model", model, "is not a known text-to-video model", _models_allowed()
-            ) from None
+            info = catalog.lookup(model, protocol)  # type: ignore[arg-type]
+        except ValueError as exc:
+            raise _fail("protocol", protocol, str(exc), "'legacy' or 'new'") from None
         _check_text("prompt", prompt, info.prompt_max, info.id, required=True)
-        size = info.default_size if size is None else _normalise_size(info, size)
+        if info.protocol == "new":
+            return _create_new(
+                info, prompt, model=model, size=size, duration=duration,
+                negative_prompt=negative_prompt, audio_url=audio_url, audio=audio,
+                shot_type=shot_type, prompt_extend=prompt_extend, watermark=watermark,
+                seed=seed, resolution=resolution, ratio=ratio, protocol=protocol,
+            )  # fmt: skip
+        if resolution is not None or ratio is not None:
+            mapped = request_new.legacy_size(info, resolution, ratio)
+            if size is not None and _normalise_size(info, size) != mapped:
+                raise _fail(
+                    "size", size, f"contradicts resolution={resolution!r} ratio={ratio!r} "
+                    f"({mapped})", "give either size or resolution/ratio",
+                )  # fmt: skip
+            size = mapped
+        if not info.known:
+            size = "" if size is None else request_new._norm_size(size)
+        else:
+            size = info.default_size if size is None else _normalise_size(info, size)
         if duration is None:
             duration = info.default_duration
         else:
             allowed = f"{info.id} takes a duration {info.duration_text()}"
             _check_int("duration", duration, allowed)
-            if duration not in info.durations:
+            if info.known and duration not in info.durations:
                 raise _fail("duration", duration, f"is not allowed for {info.id}", allowed)
         if negative_prompt is not None:
             _check_text(
@@ -277,13 +313,14 @@ class VideoRequest:
             prompt_extend=prompt_extend,
             watermark=watermark,
             seed=seed,
+            protocol=protocol,
             _audio_sha256=audio_sha,
         )
 
     @property
     def model_info(self) -> catalog.Model:
-        """The catalog row of :attr:`model`."""
-        return catalog.get_model(self.model)
+        """The catalog row of :attr:`model` (a permissive row for an id the catalog lacks)."""
+        return catalog.lookup(self.model, self.protocol, warn=False)  # type: ignore[arg-type]
 
     @property
     def local_audio_path(self) -> Path | None:
@@ -312,6 +349,12 @@ class VideoRequest:
             out["audio_sha256"] = self._audio_sha256 or _sha256_file(local)
         else:
             out["audio_url"] = self.audio_url
+        if self.model_info.protocol == "new":
+            # never sent on the new protocol; legacy canonical forms are unchanged (cache keys)
+            del out["size"], out["shot_type"]
+            out["resolution"], out["ratio"] = self.resolution, self.ratio
+        if self.protocol is not None:
+            out["protocol"] = self.protocol
         return out
 
     def canonical_json(self) -> str:
@@ -335,6 +378,13 @@ class VideoRequest:
                 value=url,
                 allowed="an http(s):// or oss:// URL",
             )
+        if self.model_info.protocol == "new":
+            return new_body(
+                model=self.model, prompt=self.prompt, resolution=self.resolution,
+                ratio=self.ratio, duration=self.duration, negative_prompt=self.negative_prompt,
+                audio_url=url, audio=self.audio, prompt_extend=self.prompt_extend,
+                watermark=self.watermark, seed=self.seed,
+            )  # fmt: skip
         inp: dict[str, Any] = {"prompt": self.prompt}
         if self.negative_prompt:
             inp["negative_prompt"] = self.negative_prompt
@@ -346,6 +396,10 @@ class VideoRequest:
             "prompt_extend": self.prompt_extend,
             "watermark": self.watermark,
         }
+        if not self.size:
+            del params["size"]  # an unknown model without a size: the service's default
+        if not self.duration:
+            del params["duration"]
         if self.seed is not None:
             params["seed"] = self.seed
         if self.shot_type is not None:
@@ -365,7 +419,7 @@ class VideoRequest:
         }
         if "model" in changes and changes["model"] != self.model:
             # defaults of the old model may not fit the new one; re-derive them unless given
-            for name in ("size", "duration"):
+            for name in ("size", "duration", "resolution", "ratio"):
                 current.pop(name)
         current.update(changes)
         prompt = current.pop("prompt")
@@ -374,8 +428,60 @@ class VideoRequest:
     @property
     def expected_seconds(self) -> float:
         """Typical generation time for this model, size and duration (catalog estimate)."""
-        return self.model_info.expected_seconds(self.size, self.duration)
+        info = self.model_info
+        size = self.size
+        if info.protocol == "new":
+            ratio = "16:9" if self.ratio in (None, "adaptive") else self.ratio
+            size = info.pixel_size(self.resolution or "1080P", ratio) or ""
+        return info.expected_seconds(size, self.duration)
 
 
 def _models_allowed() -> str:
     return "use one of " + ", ".join(catalog.model_ids(with_aliases=True))
+
+
+def _create_new(info: catalog.Model, prompt: str, **kw: Any) -> VideoRequest:
+    """:meth:`VideoRequest.create` for a new-protocol model (wan2.7, Wan3.0)."""
+    resolution, ratio = request_new.new_dimensions(
+        info, kw.pop("size"), kw.pop("resolution"), kw.pop("ratio")
+    )
+    duration = request_new.new_duration(info, kw.pop("duration"))
+    request_new.check_new_extras(
+        info,
+        negative_prompt=kw["negative_prompt"],
+        audio_url=kw["audio_url"],
+        audio=kw["audio"],
+        shot_type=kw.pop("shot_type"),
+    )
+    # the shared checks (texts, audio file, booleans, seed) on a legacy-shaped copy
+    legacy = VideoRequest.create(
+        "-",
+        model=catalog.DEFAULT_MODEL,
+        audio_url=kw["audio_url"],
+        audio=kw["audio"],
+        prompt_extend=kw["prompt_extend"],
+        watermark=kw["watermark"],
+        seed=kw["seed"],
+    )
+    if kw["negative_prompt"] is not None:
+        _check_text(
+            "negative_prompt", kw["negative_prompt"], info.negative_prompt_max, info.id,
+            required=False,
+        )  # fmt: skip
+    return VideoRequest(
+        prompt=prompt,
+        model=kw["model"],
+        size="",
+        duration=duration,
+        negative_prompt=kw["negative_prompt"],
+        audio_url=legacy.audio_url,
+        audio=kw["audio"],
+        shot_type=None,
+        prompt_extend=kw["prompt_extend"],
+        watermark=kw["watermark"],
+        seed=kw["seed"],
+        resolution=resolution,
+        ratio=ratio,
+        protocol=kw["protocol"],
+        _audio_sha256=legacy._audio_sha256,
+    )
