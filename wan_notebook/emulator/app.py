@@ -179,7 +179,7 @@ def build_app(ctx: Context) -> ASGIApp:
             answer = await _apply(rule)
             if answer is not None:
                 return answer
-            fail = None
+            fail = req.fail  # new protocol: accepted now, FAILED later (PROTOCOL 19)
             if rule is not None and rule.kind == "moderate_input":
                 raise ApiFailure(
                     rule.status or 400, rule.code or "DataInspectionFailed", rule.message
@@ -189,6 +189,7 @@ def build_app(ctx: Context) -> ASGIApp:
                 fail = (code, rule.message or MESSAGES.get(code, code))
             request_id = new_request_id()
             audio = audio_source(req.model, req.audio_url, ctx.uploads.resolve)
+            audio = audio if req.sound else None  # Wan3.0 audio: false
             task = ctx.store.create(
                 req, key_index=key, request_id=request_id, audio=audio, fail=fail
             )

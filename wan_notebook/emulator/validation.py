@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from .. import catalog
+from .newproto import validate_new
 from .replies import ApiFailure
 
 #: Largest JSON body accepted on create (the service's limit is not documented).
@@ -38,6 +39,12 @@ class CreateRequest:
     watermark: bool
     shot_type: str | None
     audio_url: str | None
+    #: New protocol (issue 13): what was asked / chosen, whether the video has sound, and a
+    #: failure the service reports on the task rather than at create (PROTOCOL 19).
+    resolution: str | None = None
+    ratio: str | None = None
+    sound: bool = True
+    fail: tuple[str, str] | None = None
 
     @property
     def width(self) -> int:
@@ -152,6 +159,14 @@ def validate_create(
     params = payload["parameters"]
     if not isinstance(params, dict):
         raise invalid("parameters must be a JSON object.")
+    if model.protocol == "new":
+        fields = validate_new(
+            model, inp, params,
+            check_audio_url=lambda url: _check_audio_url(
+                url, oss_resolve=oss_resolve, oss_exists=oss_exists
+            ),
+        )  # fmt: skip
+        return CreateRequest(model=model, model_name=name, **fields)
 
     prompt = inp.get("prompt")
     if prompt is not None and not isinstance(prompt, str):
