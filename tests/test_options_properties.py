@@ -84,7 +84,13 @@ INVALID = st.sampled_from(
         ("duration", ["--model", "wan2.1-t2v-turbo", "--duration", "10"]),
         ("seed", ["--seed", "-1"]),
         ("seed", ["--seed", str(catalog.SEED_MAX + 1)]),
-        ("model", ["--model", "wan9-t2v"]),
+        # issue 13: an unknown model id is sent as given (open catalog); the new protocol's
+        # mistakes are refused instead
+        ("ratio", ["--model", "wan2.7-t2v", "--ratio", "21:9"]),
+        ("resolution", ["--model", "wan2.7-t2v", "--resolution", "480P"]),
+        ("duration", ["--model", "wan2.7-t2v", "--duration", "-1"]),
+        ("shot_type", ["--model", "wan2.7-t2v", "--shot-type", "multi"]),
+        ("size", ["--model", "wan3.0-video", "--size", "1088*832"]),
         ("shot_type", ["--model", "wan2.5-t2v-preview", "--shot-type", "multi"]),
         ("audio_url", ["--model", "wan2.2-t2v-plus", "--audio-url", "https://x.test/a.mp3"]),
         ("audio", ["--model", "wan2.1-t2v-plus", "--no-audio"]),

@@ -283,13 +283,10 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
+    from .catalog.describe import model_lines  # issue 13: both protocols, preview rows
+
     for m in catalog.MODELS.values():
-        aliases = f" (also {', '.join(m.aliases)})" if m.aliases else ""
-        print(f"{m.id}{aliases}")
-        print(f"  sizes     {', '.join(m.sizes)} (default {m.default_size})")
-        print(f"  duration  {m.duration_text()} (default {m.default_duration})")
-        print(f"  prompt    up to {m.prompt_max} characters; sound: {'yes' if m.audio else 'no'}")
-        print(f"  regions   {', '.join(m.regions)}; {m.concurrency} tasks at once")
+        print("\n".join(model_lines(m)))
     return 0
 
 

@@ -30,9 +30,34 @@ def _models_help() -> str:
 
 def _sizes_help() -> str:
     parts = [
-        f"{m.id}: {', '.join(m.sizes)} (default {m.default_size})" for m in catalog.MODELS.values()
+        f"{m.id}: {', '.join(m.sizes)} (default {m.default_size})"
+        for m in catalog.MODELS.values()
+        if m.protocol == "legacy"
     ]
-    return "frame size W*H; allowed per model -- " + "; ".join(parts)
+    new = ", ".join(m.id for m in catalog.MODELS.values() if m.protocol == "new")
+    return (
+        "frame size W*H; allowed per model -- "
+        + "; ".join(parts)
+        + f"; on {new}: a size their resolution x ratio table makes exactly"
+    )
+
+
+def _resolutions_help() -> str:
+    parts = [
+        f"{m.id}: {'/'.join(m.resolutions)} (default {m.default_resolution})"
+        for m in catalog.MODELS.values()
+        if m.protocol == "new"
+    ]
+    return "resolution tier (720P, 1080P, ...); per model -- " + "; ".join(parts)
+
+
+def _ratios_help() -> str:
+    parts = [
+        f"{m.id}: {', '.join(m.ratios)} (default {m.default_ratio})"
+        for m in catalog.MODELS.values()
+        if m.protocol == "new"
+    ]
+    return "aspect ratio (16:9, 9:16, 1:1, 4:3, 3:4); per model -- " + "; ".join(parts)
 
 
 def _durations_help() -> str:
@@ -74,6 +99,9 @@ def _switch(flag: str, dest: str, const: bool, text: str, *, explicit: bool = Tr
 GENERATION_OPTIONS: tuple[Option, ...] = (
     Option(("--model", "-m"), {"default": None, "help": _models_help()}, "model"),
     Option(("--size", "-s"), {"default": None, "help": _sizes_help()}, "size"),
+    # issue 13: the new protocol's names (wan2.7, Wan3.0); they map to --size on legacy models
+    Option(("--resolution",), {"default": None, "help": _resolutions_help()}, "resolution"),
+    Option(("--ratio",), {"default": None, "help": _ratios_help()}, "ratio"),
     Option(
         ("--duration", "-d"), {"type": int, "default": None, "help": _durations_help()}, "duration"
     ),

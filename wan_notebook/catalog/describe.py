@@ -1,0 +1,45 @@
+"""Plain-text descriptions of catalog rows (for ``wanvideo models`` and help texts)."""
+
+from __future__ import annotations
+
+from .models import Model
+
+__all__ = ["model_lines", "shape_text"]
+
+
+def shape_text(m: Model) -> str:
+    """How the model is sized: size strings (legacy) or resolution x ratio (new protocol)."""
+    if m.protocol == "new":
+        return (
+            f"resolution {'/'.join(m.resolutions)} (default {m.default_resolution}) x ratio "
+            f"{', '.join(m.ratios)} (default {m.default_ratio})"
+        )
+    return f"size {', '.join(m.sizes)} (default {m.default_size})"
+
+
+def model_lines(m: Model) -> list[str]:
+    """The lines ``wanvideo models`` prints for one row."""
+    aliases = f" (also {', '.join(m.aliases)})" if m.aliases else ""
+    tags = [f"{m.protocol} protocol"]
+    if m.preview:
+        tags.append("preview")
+    if not m.known:
+        tags.append("not in the catalog")
+    default = "-1 = smart" if m.default_duration == -1 else str(m.default_duration)
+    if m.audio and m.protocol == "new":
+        sound = "yes; on/off with --audio/--no-audio" if m.audio_switch else "always"
+        if m.audio_url_input:
+            sound += "; your own track with --audio-url"
+    else:
+        sound = "yes" if m.audio else "no"
+    lines = [
+        f"{m.id}{aliases}  [{', '.join(tags)}]",
+        f"  shape     {shape_text(m)}",
+        f"  duration  {m.duration_text()} (default {default})",
+        f"  prompt    up to {m.prompt_max} characters; sound: {sound}",
+        f"  regions   {', '.join(m.regions)}; {m.concurrency} tasks at once",
+    ]
+    if m.protocol == "new":
+        cells = ", ".join(f"{r} {q}={s}" for r, q, s in m.pixels)
+        lines.insert(2, f"  pixels    {cells}")
+    return lines
