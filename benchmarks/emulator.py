@@ -5,7 +5,9 @@ Run: ``python benchmarks/emulator.py``. Prints
 1. seconds to render a 5 s clip at 832*480, 1280*720 and 1920*1080 with ``render_video``
    (fresh output, so no cache), next to the simulated generation time of wan2.5-t2v-preview at
    speed 30 (rendering must stay well under it, or it, not the clock, sets the pace);
-2. query throughput (requests/s, p50/p95 latency) of 50 concurrent pollers (httpx.AsyncClient)
+2. (issue 13) render time of the new-protocol extremes next to their simulated generation time
+   at speed 30: wan2.7-t2v 5 s at 1080P 4:3 (1648*1248) and a 30 s Wan3.0 clip (1080P 16:9);
+3. query throughput (requests/s, p50/p95 latency) of 50 concurrent pollers (httpx.AsyncClient)
    against one emulator with rate limits off, and the same against a trivial starlette endpoint
    served by the same stack (uvicorn h11 + the emulator's protocol and socket setup) as the
    baseline. Each server runs in its own process so that client and server do not share a GIL.
@@ -95,6 +97,41 @@ def bench_render(repeats: int) -> None:
             print(f"  {size:>10} {best:9.2f} {simulated:12.2f} {best / simulated:6.2f}")
 
 
+def bench_render_new_protocol() -> None:
+    """Issue 13: the largest wan2.7 cell and Wan3.0's longest clip, one fresh render each."""
+    from wan_notebook.emulator.render import render_video
+
+    cases = (
+        ("wan2.7-t2v", "1080P", "4:3", 5),
+        ("wan3.0-video", "1080P", "16:9", 30),
+    )
+    print("new protocol: render (fresh file) vs simulated generation at speed 30")
+    print(f"  {'model':>13} {'cell':>11} {'size':>10} {'s':>3} {'render s':>9} {'simulated s':>12}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for model_id, res, ratio, seconds in cases:
+            model = catalog.get_model(model_id)
+            size = model.pixel_size(res, ratio)
+            assert size is not None
+            w, h = (int(x) for x in size.split("*"))
+            t = time.perf_counter()
+            render_video(
+                Path(tmp) / f"{model_id}-{w}x{h}.mp4",
+                width=w,
+                height=h,
+                duration=float(seconds),
+                fps=model.fps,
+                prompt="a red fox in a trench coat walks through a neon-lit market",
+                seed=1,
+                audio="tone",
+            )
+            took = time.perf_counter() - t
+            simulated = model.expected_seconds(size, seconds) / 30.0
+            cell = f"{res} {ratio}"
+            print(
+                f"  {model_id:>13} {cell:>11} {size:>10} {seconds:>3} {took:9.2f} {simulated:12.2f}"
+            )
+
+
 async def _poll(url: str, key: str, pollers: int, per_poller: int) -> tuple[float, list[float]]:
     headers = {"Authorization": f"Bearer {key}"}
     limits = httpx.Limits(max_connections=pollers, max_keepalive_connections=pollers)
@@ -142,6 +179,7 @@ def main() -> None:
     p.add_argument("--requests", type=int, default=40, help="GETs per poller")
     args = p.parse_args()
     bench_render(args.repeats)
+    bench_render_new_protocol()
     bench_queries(args.pollers, args.requests)
 
 
