@@ -341,8 +341,27 @@ def size_label(size: str, model: catalog.Model | None = None) -> str:
     ratio = min(_RATIOS, key=lambda r: abs(math.log((w / h) / _RATIOS[r])))
     shape = "landscape" if w > h else "portrait" if h > w else "square"
     tier = catalog.TIER_OF_SIZE.get(size, "?")
+    cell = model.resolution_ratio_of(size) if model is not None else None
+    if cell is not None:  # new protocol: the size is a resolution x ratio cell (issue 13)
+        tier, ratio = cell
     default = " (default)" if model is not None and size == model.default_size else ""
     return f"{tier} · {ratio} {shape} · {size}{default}"
+
+
+def _resolution_ratio(info: catalog.Model, size: str) -> dict[str, str]:
+    """New protocol: the resolution x ratio the chosen size cell stands for (issue 13)."""
+    cell = info.resolution_ratio_of(size) if info.protocol == "new" else None
+    return {"resolution": cell[0], "ratio": cell[1]} if cell else {}
+
+
+def _audio_options(info: catalog.Model, options: Any) -> list[tuple[str, str]]:
+    """Drop the audio choices a model does not take (wan2.7: no switch; Wan3.0: no track)."""
+    keep = {"auto"}
+    if info.audio_switch:
+        keep.add("none")
+    if info.audio_url_input:
+        keep |= {"url", "file"}
+    return [(label, value) for label, value in options if value in keep]
 
 
 def model_label(model: catalog.Model) -> str:
@@ -456,6 +475,15 @@ class GenerateForm:
                 seed=seed, negative_prompt=negative_prompt, audio_url=audio_url, audio=audio,
                 shot_type=shot_type, prompt_extend=prompt_extend, watermark=watermark,
             )  # fmt: skip
+        if first.model not in catalog.model_ids(with_aliases=True):
+            # the catalog is open (issue 13), the form's model list is not
+            raise ValidationError(
+                f"model {first.model!r} is not in the catalog, so the form cannot offer its "
+                "choices; use the %%wanvideo magic, or add it with catalog.register(...)",
+                param="model",
+                value=first.model,
+                allowed=", ".join(catalog.model_ids()),
+            )
         info = catalog.get_model(first.model)
         self._busy = False
         self._uploaded: str | None = None
@@ -614,6 +642,7 @@ class GenerateForm:
             "model": info.id,
             "size": self.size.value,
             "duration": self.duration.value,
+            **_resolution_ratio(info, self.size.value),
             "prompt_extend": bool(self.prompt_extend.value),
             "watermark": bool(self.watermark.value),
         }
@@ -621,6 +650,8 @@ class GenerateForm:
             out["negative_prompt"] = self.negative.value
         if self.seed_mode.value == "fixed":
             out["seed"] = int(self.seed.value)
+        if "resolution" in out:
+            del out["size"]  # the new protocol's names, also on the copied cell
         mode = self.audio_mode.value
         if mode == "none" and info.audio:
             out["audio"] = False
@@ -671,7 +702,9 @@ class GenerateForm:
         try:
             self.size.options = [(size_label(s, info), s) for s in info.sizes]
             self.size.value = size if size in info.sizes else info.default_size
-            self.duration.options = [(str(d), d) for d in info.durations]
+            self.duration.options = [(str(d), d) for d in info.durations] + (
+                [("smart (the model chooses)", -1)] if info.smart_duration else []
+            )
             self.duration.value = duration if duration in info.durations else info.default_duration
             self.duration.disabled = len(info.durations) == 1
             self.duration.tooltip = f"{info.id}: {info.duration_text()}"
@@ -682,9 +715,10 @@ class GenerateForm:
                     ("from a URL", "url"),
                     ("from an uploaded file", "file"),
                 ]
+                self.audio_mode.options = _audio_options(info, self.audio_mode.options)
                 self.audio_mode.disabled = False
                 self.audio_mode.value = (
-                    audio if audio in ("auto", "none", "url", "file") else "auto"
+                    audio if audio in [v for _, v in self.audio_mode.options] else "auto"
                 )
             else:
                 self.audio_mode.options = [("none (this model makes silent video)", "none")]
