@@ -199,3 +199,10 @@ def test_model_not_exist_is_typed() -> None:
     assert protocol_new.model_error(other, "m", "r") is other
     nf = protocol_new.model_error(api_error(404, "ModelNotFound", None, None), "m", "beijing")
     assert isinstance(nf, protocol_new.ModelNotAvailableError)
+
+
+def test_display_size() -> None:
+    assert VideoRequest.create("a", model="wan2.6-t2v").display_size == "1920*1080"
+    tall = VideoRequest.create("a", model="wan2.7-t2v", resolution="720P", ratio="9:16")
+    assert tall.display_size == "720*1280"
+    assert VideoRequest.create("a", model="wan3.0-video").display_size == "1080P adaptive"

@@ -426,6 +426,15 @@ class VideoRequest:
         return VideoRequest.create(prompt, **current)
 
     @property
+    def display_size(self) -> str:
+        """``W*H`` for views: the size, or the pixel cell of a new-protocol resolution x ratio
+        (``"1080P adaptive"`` when the model picks the ratio)."""
+        if self.size or self.resolution is None:
+            return self.size
+        cell = self.model_info.pixel_size(self.resolution, self.ratio or "")
+        return cell or f"{self.resolution} {self.ratio or ''}".strip()
+
+    @property
     def expected_seconds(self) -> float:
         """Typical generation time for this model, size and duration (catalog estimate)."""
         info = self.model_info

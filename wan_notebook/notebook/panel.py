@@ -183,7 +183,7 @@ class StatusPanel:
         self.state = PanelState(
             prompt=text,
             model=request.model if request else "",
-            size=request.size if request else "",
+            size=request.display_size if request else "",
             duration=request.duration if request else None,
             seed=request.seed if request else None,
             embed=embed,

@@ -413,7 +413,7 @@ def result_html(result: VideoResult, *, embed: bool = False, width: int | None =
     state = PanelState(
         prompt=result.prompt,
         model=result.model,
-        size=(req.size if req else str(request.get("size", ""))),
+        size=(req.display_size if req else str(request.get("size", ""))),
         duration=(req.duration if req else request.get("duration")),
         seed=(req.seed if req else request.get("seed")),
         task_id=result.task_id,
