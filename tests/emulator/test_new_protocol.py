@@ -9,13 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from emu_helpers import Api
 
 from wan_notebook.client import WanClient
 from wan_notebook.emulator import Emulator
 from wan_notebook.media import probe
 from wan_notebook.protocol_new import ModelNotAvailableError, parse_new_usage
-
-from emu_helpers import Api
 
 
 @pytest.fixture
@@ -145,3 +144,24 @@ def test_model_not_exist_names_model_and_region(emu: Emulator) -> None:
     e = info.value
     assert e.model == "wan3.9-video-nonexistent" and e.region == "127.0.0.1"
     assert "wan3.9-video-nonexistent" in str(e) and "127.0.0.1" in str(e)
+
+
+def test_wan27_plays_the_supplied_audio(emu: Emulator, tmp_path: Path) -> None:
+    """A local wav is uploaded (oss://), sent as input.audio_url, and the render uses it."""
+    import struct
+    import wave
+
+    wav = tmp_path / "track.wav"
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(struct.pack("<h", 1000) * 8000 * 3)
+    with client(emu) as c:
+        res = c.generate(
+            "a drummer", tmp_path / "v.mp4", model="wan2.7-t2v",
+            resolution="720P", ratio="1:1", duration=2, audio_url=str(wav),
+        )  # fmt: skip
+    decoded(res.path, 960, 960, 2.0, audio=True)
+    state = emu.task(res.task.task_id)
+    assert state["audio_url"].startswith("oss://") and state["audio"].endswith(".wav")
