@@ -51,3 +51,17 @@ def test_generate_many_mixes_protocols(emulator, tmp_path: Path) -> None:
     sizes = [(media.verify_mp4(r.path).width, media.verify_mp4(r.path).height) for r in results]
     assert sizes == [(1280, 720), (832, 480)]
     assert not media.verify_mp4(results[1].path).has_audio
+
+
+def test_unknown_model_reaches_the_service_and_comes_back_typed(emulator, tmp_path: Path) -> None:
+    """The open catalog sends the id; the service's "Model not exist." names model and region."""
+    from wan_notebook.protocol_new import ModelNotAvailableError
+
+    conn = {"api_key": emulator.api_key, "base_url": emulator.base_url}
+    with (
+        pytest.warns(UserWarning, match="not in this version's catalog"),
+        pytest.raises(ModelNotAvailableError) as info,
+    ):
+        api.generate("a fox", model="wan2.7-t2v-2099-01-01", output_dir=tmp_path, **conn)
+    assert info.value.model == "wan2.7-t2v-2099-01-01" and info.value.region == "127.0.0.1"
+    assert emulator.stats()["tasks_created"] == 0
