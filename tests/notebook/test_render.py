@@ -113,3 +113,29 @@ def test_result_html_is_the_final_panel(saved: VideoResult) -> None:
     assert "SUCCEEDED" in html and "task-1" in html and "<video" in html
     assert "saved wan_outputs/" in html and "832x480" in html
     assert render.src_for(Path("/elsewhere/x.mp4"), Path("/elsewhere")) == "x.mp4"
+
+
+def test_error_boxes_never_print_the_class_name_twice() -> None:
+    """A DetachedError has no service code: the box said "DetachedError DetachedError"."""
+    for exc in (
+        errors.ConfigurationError("no key"),
+        errors.DownloadError("broken", task_id="tid-4"),
+        errors.TaskExpiredError("gone", task_id="tid-5", status="UNKNOWN"),
+    ):
+        name = type(exc).__name__
+        assert render.error_box_html(exc).count(name) == 1
+        assert render.error_text(exc).count(name) == 1
+    coded = errors.task_failed_error("tid-9", "InternalError", "boom")
+    assert "TaskFailedError [InternalError]" in render.error_text(coded)
+
+
+def test_a_detached_task_is_a_short_note_with_the_attach_line() -> None:
+    for exc in (
+        errors.DetachedError("stopped; attach('tid-6') picks it up", task_id="tid-6"),
+        errors.WaitTimeoutError("late", task_id="tid-6", status="RUNNING"),
+    ):
+        box, text = render.error_box_html(exc), render.error_text(exc)
+        for out in (box, text):
+            assert "%wanvideo attach tid-6" in out
+            assert "attach('" not in out and type(exc).__name__ not in out
+        assert "wan-error" not in box and text.count("\n") == 0

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import sys
 import warnings
 from collections.abc import Mapping
 from datetime import datetime, timedelta, timezone
@@ -39,7 +38,7 @@ if TYPE_CHECKING:
     from ..settings import Secret
     from .panel import StatusPanel
 
-__all__ = ["SUBCOMMANDS", "WanVideoMagic", "build_request", "parse_cell_options"]
+__all__ = ["SUBCOMMANDS", "CellInterrupted", "WanVideoMagic", "build_request", "parse_cell_options"]
 
 #: ``%wanvideo <subcommand>``: one-line help for each.
 SUBCOMMANDS: dict[str, str] = {
@@ -144,6 +143,37 @@ def build_request(
     except ValidationError as exc:
         where = f" (from {origin[exc.param]})" if exc.param in origin else ""
         raise UsageError(f"{exc}{where}".replace("\n", " ")) from None
+
+
+class CellInterrupted(KeyboardInterrupt):
+    """A blocking cell was interrupted; the task (if any) keeps running on the service.
+
+    IPython shows :meth:`_render_traceback_` instead of a traceback: one line saying how to
+    pick the task up again with ``%wanvideo attach``.
+    """
+
+    def __init__(self, task_id: str | None) -> None:
+        super().__init__(task_id)
+        self.task_id = task_id
+
+    def message(self) -> str:
+        tid = self.task_id
+        if tid:
+            return (
+                f"Interrupted: task {tid} keeps running on the service. "
+                f"%wanvideo attach {tid} follows it and saves the video "
+                f"(%wanvideo cancel {tid} while it is PENDING)."
+            )
+        return (
+            "Interrupted before the service returned a task id: running the cell again "
+            "adopts the task if the request reached the service (%wanvideo list shows it)."
+        )
+
+    def __str__(self) -> str:
+        return self.message()
+
+    def _render_traceback_(self) -> list[str]:
+        return [self.message()]
 
 
 @magics_class
@@ -314,37 +344,23 @@ class WanVideoMagic(Magics):
         try:
             result = job.result()
         except KeyboardInterrupt:
-            self._interrupted(job)
-            raise
+            raise self._interrupted(job) from None
         if args.output:
             self.shell.user_ns[args.output] = result
         return None
 
-    def _interrupted(self, job: Job) -> None:
-        """Ctrl-C: stop following locally, keep the task journaled, say how to go on."""
+    def _interrupted(self, job: Job) -> CellInterrupted:
+        """Ctrl-C: stop following locally, keep the task journaled; the panel turns
+        DETACHED and the cell ends with one short message (no traceback)."""
         import asyncio
 
         task = job._task
         job.detach()
         if task is not None and not task.done():
-            loop = job.runner.loop
-            if not loop.is_running():
-                with contextlib.suppress(BaseException):
-                    loop.run_until_complete(asyncio.wait([task], timeout=2.0))
-        if job.task_id:
-            message = (
-                f"Interrupted. Task {job.task_id} keeps running on the service and stays "
-                f"journaled in {job.runner.store.index_path}.\n"
-                f"  %wanvideo attach {job.task_id}   follow it again and save the video\n"
-                f"  %wanvideo cancel {job.task_id}   cancel it (only while PENDING)"
-            )
-        else:
-            message = (
-                "Interrupted before the service returned a task id. If the create request "
-                "had reached the service, running the cell again adopts that task instead "
-                "of paying twice (`%wanvideo list` shows the account's tasks)."
-            )
-        print(message, file=sys.stderr)
+            # let the job record DETACHED now, so the panel shows it before the cell ends
+            with contextlib.suppress(BaseException):
+                job.runner.loop.run_until_complete(asyncio.wait([task], timeout=2.0))
+        return CellInterrupted(job.task_id)
 
     # ------------------------------------------------------------------ runners
 

@@ -183,21 +183,55 @@ def error_code(exc: BaseException) -> str:
     return str(getattr(exc, "code", None) or type(exc).__name__)
 
 
-def error_text(exc: BaseException, task_id: str | None = None) -> str:
-    """The error as three plain lines: code, message, what to do."""
+def _title(exc: BaseException) -> str:
+    """``ClassName`` or ``ClassName [Code]``: the class name is never printed twice."""
+    code = error_code(exc)
+    name = type(exc).__name__
+    return name if code == name else f"{name} [{code}]"
+
+
+def still_running(exc: BaseException) -> bool:
+    """True for the errors that leave the task running on the service (detach, timeout)."""
+    return isinstance(exc, (errors.DetachedError, errors.WaitTimeoutError))
+
+
+def still_running_text(exc: BaseException, task_id: str | None = None) -> str:
+    """The notebook's words for a task this kernel stopped following (Ctrl-C, a timeout)."""
+    tid = task_id or getattr(exc, "task_id", None)
+    status = getattr(exc, "status", None)
+    if not tid:
+        return "Stopped before the service returned a task id; nothing to follow."
+    state = f"still {status}" if status else "still running"
+    why = "the wait timed out" if isinstance(exc, errors.WaitTimeoutError) else "interrupted"
     return (
-        f"error: {type(exc).__name__} [{error_code(exc)}]\n"
-        f"  {exc}\n"
-        f"  what to do: {what_to_do(exc, task_id)}"
+        f"Task {tid} is {state} on the service ({why} here); `%wanvideo attach {tid}` "
+        f"follows it and saves the video."
     )
 
 
+def error_text(exc: BaseException, task_id: str | None = None) -> str:
+    """The error as plain lines: class and code, message, what to do."""
+    if still_running(exc):
+        return "stopped following: " + still_running_text(exc, task_id)
+    return f"error: {_title(exc)}\n  {exc}\n  what to do: {what_to_do(exc, task_id)}"
+
+
 def error_box_html(exc: BaseException, task_id: str | None = None) -> str:
-    """A red box with the error's class and code, its message and the next step."""
+    """A red box with the error's class (and code), its message and the next step; a grey
+    one-line note for a task that keeps running (detached, timed out)."""
+    if still_running(exc):
+        return (
+            '<div class="wan-detached" style="border:1px solid #9ca3af;background:#f3f4f6;'
+            'color:#111;padding:4px 8px;margin:4px 0;border-radius:4px">'
+            f"{esc(still_running_text(exc, task_id))}</div>"
+        )
+    code = error_code(exc)
+    name = type(exc).__name__
+    head = f"<b>{esc(name)}</b>" + ("" if code == name else f" <code>{esc(code)}</code>")
     return (
         '<div class="wan-error" style="border:1px solid #b91c1c;background:#fef2f2;'
         'color:#111;padding:6px 8px;margin:4px 0;border-radius:4px">'
-        f"<b>{esc(type(exc).__name__)}</b> <code>{esc(error_code(exc))}</code><br>"
+        f"{head}<br>"
         f'<span style="white-space:pre-wrap">{esc(exc)}</span><br>'
         f"<i>What to do:</i> {esc(what_to_do(exc, task_id))}</div>"
     )
