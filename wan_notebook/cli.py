@@ -325,7 +325,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         if args.status and rec.status != args.status.upper():
             continue
         seen.add(rec.task_id)
-        where = rec.paths.video.name if rec.saved else repr(" ".join(rec.prompt.split())[:50])
+        where = rec.paths.video.name if rec.saved else repr(_clip(rec.prompt, 50))
         print(f"{rec.task_id:38} {rec.status:10} {rec.model:20} {where}")
     if args.local:
         return 0
@@ -337,6 +337,12 @@ def _cmd_list(args: argparse.Namespace) -> int:
             if item.task_id not in seen:
                 print(f"{item.task_id:38} {item.status:10} {item.model or '':20} (service only)")
     return 0
+
+
+def _clip(text: str, limit: int) -> str:
+    """One line, cut with an ellipsis when longer than ``limit``."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _cmd_models(args: argparse.Namespace) -> int:

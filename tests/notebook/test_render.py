@@ -91,20 +91,49 @@ def test_error_box_says_code_message_and_next_step() -> None:
 def test_video_by_reference_is_relative_and_quoted(saved: VideoResult) -> None:
     html = render.video_html(saved.path, poster=saved.poster, label=EVIL)
     assert 'src="wan_outputs/20260101-000000_a%20fox_1234abcd.mp4"' in html
-    # the poster is the fallback for renderers that block <video>; no poster attribute,
-    # which JupyterLab would not rewrite to its /files/ route (a 404)
-    assert '<img src="wan_outputs/20260101-000000_a%20fox_1234abcd.png"' in html
-    assert "poster=" not in html and 'preload="metadata"' in html
+    # the poster is a small inlined thumbnail: JupyterLab does not rewrite a relative
+    # poster attribute (a 404), and a fresh clone has no wan_outputs/; it is also the <img>
+    # fallback for renderers that block <video>, and the HTML export carries it
+    assert ' poster="data:image/jpeg;base64,' in html and '<img src="data:image/jpeg' in html
+    assert 'preload="metadata"' in html and "autoplay" not in html
     assert "onerror=&quot;" in html and 'onerror="' not in html
-    assert len(html) < 1000
+    assert len(html) < 4000
     assert str(saved.path.parent) not in html  # no absolute path
+
+
+def test_a_missing_video_shows_its_poster_and_says_run_the_cell(saved: VideoResult) -> None:
+    """A fresh clone has no wan_outputs/: no dead player, the poster and what to do."""
+    poster_src = render.poster_uri(saved.poster)
+    saved.path.unlink()
+    html = render.video_html(saved.path, poster=saved.poster, label="a fox")
+    assert "<video" not in html and "run the cell to make this video" in html
+    assert f'<img src="{poster_src}"' in html
+    saved.poster.unlink()  # type: ignore[union-attr]
+    html = render.video_html(saved.path, poster=saved.poster, label="a fox")
+    assert "<video" not in html and "run the cell to make this video" in html
+
+
+def test_poster_thumbnails_are_small(tmp_path: Path) -> None:
+    from PIL import Image
+
+    big = tmp_path / "big.png"
+    Image.effect_noise((1280, 720), 60).convert("RGB").save(big)
+    uri = render.poster_uri(big)
+    assert uri is not None and uri.startswith("data:image/jpeg;base64,")
+    assert len(uri) < 40_000 < big.stat().st_size
+
+
+def test_clip_cuts_with_an_ellipsis() -> None:
+    assert render.clip("a  fox\n in the snow", 50) == "a fox in the snow"
+    cut = render.clip("word " * 40, 30)
+    assert len(cut) <= 30 and cut.endswith("…")
 
 
 def test_video_embedded_as_base64(saved: VideoResult) -> None:
     html = render.video_html(saved.path, poster=saved.poster, embed=True)
     data = base64.b64encode(saved.path.read_bytes()).decode()
     assert f"data:video/mp4;base64,{data}" in html
-    assert "data:image/png;base64," in html
+    assert "data:image/jpeg;base64," in html  # the poster thumbnail
     assert "wan_outputs/" not in html
 
 

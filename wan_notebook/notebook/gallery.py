@@ -97,7 +97,7 @@ def _poster_html(saved: SavedResult, width: int) -> str:
 def _caption_html(saved: SavedResult) -> str:
     facts = card_facts(saved)
     prompt = facts["prompt"]
-    clipped = prompt if len(prompt) <= PROMPT_CLIP else prompt[: PROMPT_CLIP - 1] + "…"
+    clipped = render.clip(prompt, PROMPT_CLIP)
     cell = reproducing_cell(saved)
     notes = "".join(f"<div><small>{render.esc(n)}</small></div>" for n in cell.notes)
     meta = " · ".join(render.esc(facts[k]) for k in ("model", "size", "duration", "date"))
@@ -141,7 +141,7 @@ class _Card:
         # an Output renders through the notebook, which resolves the relative file paths
         self.media = w.Output(layout={"width": f"{width + 4}px"})
         self.caption = w.HTML(_caption_html(saved), layout={"width": f"{width + 4}px"})
-        short = " ".join(saved.prompt.split())[:60]
+        short = render.clip(saved.prompt, 60)
         self.play = w.Button(
             description="Play", icon="play", tooltip=f"play the video: {short}",
             layout={"width": "auto"},
@@ -157,9 +157,13 @@ class _Card:
         saved, width = self.saved, self.gallery.card_width
         if self.playing:
             html = render.video_html(
-                saved.video, poster=saved.poster, embed=self.gallery.embed, width=width,
+                saved.video,
+                poster=saved.poster,
+                embed=self.gallery.embed,
+                width=width,
                 label=saved.prompt,
-            )  # fmt: skip
+                autoplay=True,
+            )  # fmt: skip  (Play means play: the click is the user gesture autoplay needs)
             self.play.description, self.play.icon = "Poster", "image"
         else:
             html = _poster_html(saved, width)

@@ -14,7 +14,7 @@ import argparse
 import contextlib
 import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -145,6 +145,22 @@ def build_request(
         raise UsageError(f"{exc}{where}".replace("\n", " ")) from None
 
 
+def _warn_missing(cell: str, missing: Sequence[str]) -> None:
+    """Warn about undefined ``{names}``, located in the cell (``%%wanvideo:LINE``) rather
+    than in this module: the user sees where the name is, not an internal file path."""
+    names = ", ".join("{" + n + "}" for n in missing)
+    first = "{" + missing[0]
+    lineno = next((i for i, ln in enumerate(cell.splitlines(), 2) if first in ln), 2)
+    warnings.warn_explicit(
+        f"{names} in the prompt: not a defined name, sent as written "
+        "(write {{name}} to mean the braces literally)",
+        UserWarning,
+        filename="%%wanvideo",
+        lineno=lineno,
+        module="wan_notebook.prompt",
+    )
+
+
 class CellInterrupted(KeyboardInterrupt):
     """A blocking cell was interrupted; the task (if any) keeps running on the service.
 
@@ -250,33 +266,33 @@ class WanVideoMagic(Magics):
     def wanvideo(self, line: str, cell: str | None = None) -> Any:
         """Turn the cell body into a video with Alibaba's Wan models.
 
-        ::
+        Example (the cell body is the prompt):
 
             %%wanvideo --model wan2.5-t2v-preview --size 832*480 -o clip
             A red fox in a trench coat walks through {city} at night, neon reflections.
 
-        The cell body is the prompt. A saved video for the same request is shown at once (no
-        network, no cost) unless --new. The panel shows the task's status, elapsed time and an
-        estimated progress bar, then plays the saved file (``--embed``: inlined as base64).
-        ``--background`` returns at once; ``-o NAME`` binds the VideoResult (the Job with
-        --background: ``await NAME`` or ``NAME.result()``). Ctrl-C keeps the task journaled:
-        ``%wanvideo attach ID`` picks it up again.
+        A video saved before for the same request is shown at once (no network, no cost)
+        unless --new. While it runs, the panel shows the task's status, the elapsed time and
+        an estimated progress bar; then it plays the saved file (--embed: inlined as base64).
+
+        --background returns at once; the panel keeps updating.
+        -o NAME binds the result (with --background: the job; "await NAME" gets the result).
+        Kernel > Interrupt (Ctrl-C) stops waiting; the task keeps running on the service and
+        "%wanvideo attach ID" picks it up again.
 
         Placeholders in the prompt (one rule, never an error):
+          {name}, {name.attr}  replaced by str(value) when the name exists in the notebook
+          {{name}}             the literal text {name}
+          anything else        left exactly as written: unknown names (with a warning),
+                               JSON like {"a": 1}, code like {k: v}, {x!r}, lone braces
 
-        * ``{name}`` or ``{name.attr}``: a Python name, no spaces or format spec, that exists
-          in the notebook's namespace is replaced by ``str(value)``;
-        * ``{{name}}`` gives the literal text ``{name}``;
-        * everything else is left exactly as written: unknown names (with a warning), JSON
-          like ``{"a": 1}``, code like ``{k: v}``, ``{x!r}``, ``{ x }``, lone braces.
-
-        Defaults come from ``%config WanVideoMagic`` (model, size, duration, seed,
+        Defaults come from "%config WanVideoMagic" (model, size, duration, seed,
         negative_prompt, shot_type, prompt_extend, watermark, directory, embed,
         embed_warn_mb, region, base_url, timeout, poll_scale, widgets).
 
-        Line form, ``%wanvideo SUBCOMMAND``: status ID, attach ID, cancel ID, list, gallery,
-        form, config, key, emulator [stop], connect. Argument mistakes raise a one-line UsageError;
-        a video that cannot be made raises the real error.
+        Line form, "%wanvideo SUBCOMMAND": status ID, attach ID, cancel ID, list, gallery,
+        form, config, key, emulator [stop], connect. Argument mistakes raise a one-line
+        UsageError; a video that cannot be made raises the real error.
         """
         if cell is None:
             return self._line(line)
@@ -292,13 +308,7 @@ class WanVideoMagic(Magics):
         ns = self.shell.user_ns if self.shell is not None else {}
         filled = interpolate(cell.strip(), ns)
         if filled.missing:
-            names = ", ".join("{" + n + "}" for n in filled.missing)
-            warnings.warn(
-                f"{names} in the prompt: not a defined name, sent as written "
-                "(write {{name}} to mean the braces literally)",
-                UserWarning,
-                stacklevel=2,
-            )
+            _warn_missing(cell, filled.missing)
         request = build_request(filled.text, args, self._defaults())
         loop = self._job_loop(background=args.background)
         runner = self._runner(args.directory, args.timeout, loop)
@@ -462,7 +472,9 @@ class WanVideoMagic(Magics):
             if value is not None:
                 lines.append(f"  {label}: {value.isoformat()}")
         if record is not None:
-            lines.append(f"  in the store: {record.status}, prompt {record.prompt[:80]!r}")
+            lines.append(
+                f"  in the store: {record.status}, prompt {render.clip(record.prompt, 80)!r}"
+            )
             if record.saved_at is not None:
                 lines.append(f"  saved: {render.src_for(record.paths.video)}")
         if not task.is_terminal:
@@ -517,9 +529,13 @@ class WanVideoMagic(Magics):
         local = store.in_flight()  # in-flight first, then saved results
         saved = store.results(limit=args.limit)
         for rec in local[: args.limit]:
-            lines.append(f"  {rec.task_id}  {rec.status:<9} {rec.model:<20} {rec.prompt[:50]!r}")
+            lines.append(
+                f"  {rec.task_id}  {rec.status:<9} {rec.model:<20} {render.clip(rec.prompt, 50)!r}"
+            )
         for res in saved[: max(0, args.limit - len(local))]:
-            lines.append(f"  {res.task_id}  {'SAVED':<9} {res.model:<20} {res.prompt[:50]!r}")
+            lines.append(
+                f"  {res.task_id}  {'SAVED':<9} {res.model:<20} {render.clip(res.prompt, 50)!r}"
+            )
         if len(lines) == 1:
             lines.append("  (nothing yet)")
         if not args.local:
@@ -710,6 +726,17 @@ class WanVideoMagic(Magics):
     def close(self) -> None:
         """Stop the emulator started here (if any); used by ``unload_ipython_extension``."""
         self._stop_emulator()
+
+
+def _plain_help(doc: str | None) -> str | None:
+    """``%wanvideo?`` as plain text: IPython's magic_arguments opens the usage with a reST
+    ``::`` marker and names the line form; the help reads better without both."""
+    if doc and doc.startswith("::"):
+        doc = "Usage:" + doc[2:].replace("  %wanvideo [", "  %%wanvideo [", 1)
+    return doc
+
+
+WanVideoMagic.wanvideo.__doc__ = _plain_help(WanVideoMagic.wanvideo.__doc__)
 
 
 async def _collect(items: Any, limit: int) -> list[Any]:

@@ -10,16 +10,19 @@ Rules:
 * Styles are inline (static renderers drop ``<style>`` blocks); the HTML still reads well when
   a sanitizer drops the styles too.
 * A video is referenced by its path relative to the working directory (the notebook's folder
-  in Jupyter): the notebook stays tiny. ``embed=True`` inlines it as base64 (for Colab and for
-  sharing one file). The poster PNG is the ``<video poster>`` and also an ``<img>`` inside the
-  ``<video>`` element, which renderers that block ``<video>`` (GitHub) show instead; when
-  embedded it is inlined once, as the ``<img>`` only.
+  in Jupyter): the notebook stays small. ``embed=True`` inlines it as base64 (for Colab and
+  for sharing one file). A small JPEG thumbnail of the poster is inlined as the ``<video
+  poster>`` and as an ``<img>`` inside the ``<video>`` element, which renderers that block
+  ``<video>`` (GitHub) show instead; a missing file (a fresh clone) shows that poster and
+  "run the cell to make this video" instead of a dead player.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import html
+import io
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -37,11 +40,14 @@ __all__ = [
     "PanelState",
     "badge_html",
     "badge_label",
+    "clip",
     "error_box_html",
     "error_text",
     "esc",
+    "missing_video_html",
     "panel_html",
     "panel_text",
+    "poster_uri",
     "result_html",
     "src_for",
     "video_html",
@@ -89,6 +95,71 @@ def _data_uri(path: Path, mime: str) -> str:
     return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
+def clip(text: str, limit: int) -> str:
+    """``text`` on one line, cut to ``limit`` characters with an ellipsis when cut."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: max(0, limit - 1)].rstrip() + "…"
+
+
+def poster_uri(poster: Path | None) -> str | None:
+    """A small inlined thumbnail of the poster PNG (a ``data:`` URI), or None.
+
+    Inlined because relative ``poster`` attributes are not rewritten by JupyterLab (a 404)
+    and because a fresh clone or GitHub has no ``wan_outputs/``: the player still shows the
+    first frame, and the HTML export carries it. Small: a JPEG at most
+    ``POSTER_THUMB_WIDTH`` wide (a few KB); without Pillow, a small PNG as it is.
+    """
+    if poster is None:
+        return None
+    try:
+        st = Path(poster).stat()
+    except OSError:
+        return None
+    return _poster_thumb(str(poster), st.st_mtime_ns, st.st_size)
+
+
+POSTER_THUMB_WIDTH = 256
+POSTER_PNG_MAX = 48_000
+
+
+@functools.lru_cache(maxsize=256)
+def _poster_thumb(path: str, _mtime_ns: int, size: int) -> str | None:
+    try:
+        from PIL import Image
+    except ImportError:
+        return _data_uri(Path(path), "image/png") if size <= POSTER_PNG_MAX else None
+    try:
+        with Image.open(path) as img:
+            thumb = img.convert("RGB")
+            thumb.thumbnail((POSTER_THUMB_WIDTH, POSTER_THUMB_WIDTH))
+            buf = io.BytesIO()
+            thumb.save(buf, "JPEG", quality=65, optimize=True)
+    except (OSError, ValueError):
+        return None
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+MISSING_TEXT = "run the cell to make this video"
+
+
+def missing_video_html(path: Path | str, *, poster_src: str | None, width: int, alt: str) -> str:
+    """What stands in for a player whose file is not here (a fresh clone, GitHub): the
+    inlined poster and "run the cell to make this video". ``alt`` is already escaped."""
+    name = src_for(Path(path)) if isinstance(path, Path) else str(path)
+    picture = (
+        f'<img src="{esc(poster_src)}" width="{width}" alt="{alt}" '
+        'style="max-width:100%;height:auto;opacity:.8">'
+        if poster_src
+        else f'<div style="width:{width}px;max-width:100%;height:{width * 9 // 16}px;'
+        'background:#e5e7eb"></div>'
+    )
+    return (
+        f'<figure class="wan-missing" style="display:inline-block;margin:0">{picture}'
+        f"<figcaption><small>▶ {MISSING_TEXT} (<code>{esc(name)}</code> is not in this "
+        "folder)</small></figcaption></figure>"
+    )
+
+
 def video_html(
     path: Path,
     *,
@@ -96,26 +167,28 @@ def video_html(
     embed: bool = False,
     width: int | None = None,
     label: str = "",
+    autoplay: bool = False,
 ) -> str:
-    """A ``<video controls>`` for a saved file (reference or base64), with the poster as an
-    ``<img>`` fallback for renderers that block ``<video>``."""
-    src = _data_uri(path, "video/mp4") if embed else src_for(path)
+    """A ``<video controls>`` for a saved file (reference or base64) with an inlined poster
+    thumbnail (also the ``<img>`` fallback for renderers that block ``<video>``); when the
+    file is missing, the poster and "run the cell to make this video" instead."""
     w = int(width) if width else 640
-    poster_src = None
-    if poster is not None and poster.is_file():
-        poster_src = _data_uri(poster, "image/png") if embed else src_for(poster)
-    alt = esc(label[:200]) if label else "generated video"
-    # No ``poster`` attribute: JupyterLab rewrites relative ``src`` attributes to its /files/
-    # route but not ``poster`` (a 404 that leaves the player blank). ``preload=metadata``
-    # shows the first frame instead; the poster is the <img> fallback for static renderers.
+    alt = esc(clip(label, 200)) if label else "generated video"
+    poster_src = poster_uri(poster)
+    if not Path(path).is_file():
+        return missing_video_html(path, poster_src=poster_src, width=w, alt=alt)
+    src = _data_uri(path, "video/mp4") if embed else src_for(path)
     fallback = (
         f'<img src="{esc(poster_src)}" width="{w}" alt="{alt}" style="max-width:100%">'
         if poster_src
         else f'<a href="{esc(src)}">{esc(path.name)}</a>'
     )
+    poster_attr = f' poster="{esc(poster_src)}"' if poster_src else ""
+    play = " autoplay" if autoplay else ""
     return (
-        f'<video class="wan-video" src="{esc(src)}" controls playsinline preload="metadata"'
-        f' width="{w}" style="max-width:100%;height:auto" aria-label="{alt}">{fallback}</video>'
+        f'<video class="wan-video" src="{esc(src)}"{poster_attr} controls playsinline{play}'
+        f' preload="metadata" width="{w}" style="max-width:100%;height:auto"'
+        f' aria-label="{alt}">{fallback}</video>'
     )
 
 
