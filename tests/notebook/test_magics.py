@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +134,7 @@ def test_blocking_cell_makes_binds_and_caches(
     assert panel.history[0] == "PENDING" and panel.history[-1] == "SUCCEEDED"
     final = cap.outputs[-1].data
     rel = clip.path.relative_to(Path.cwd()).as_posix()
-    assert f'src="{rel}"' in final["text/html"] and "base64" not in final["text/html"]
+    assert f'src="{rel}"' in final["text/html"] and "data:video/mp4" not in final["text/html"]
     assert "SUCCEEDED" in final["text/plain"]
     # the same request again: the saved video, no new task
     before = emulator.stats()["tasks_created"]
@@ -225,3 +226,24 @@ def test_emulator_subcommand(ip: Any) -> None:
     finally:
         _, cap = run(ip, "%wanvideo emulator stop")
     assert "stopped" in cap.stdout and magic(ip)._emulator is None
+
+
+def test_help_is_plain_text(ip: Any) -> None:
+    """``%wanvideo?`` shows the docstring as it is: no reST markup."""
+    doc = ip.find_cell_magic("wanvideo").__doc__
+    assert doc.startswith("Usage:") and "%%wanvideo [--model" in doc
+    assert "``" not in doc and "::" not in doc and "\n* " not in doc
+
+
+def test_undefined_name_warning_points_at_the_cell(ip: Any) -> None:
+    """The warning is located in the cell (``%%wanvideo:LINE``), not in an internal file."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = ip.run_cell("%%wanvideo --size 1x1\na fox\nin {nowhere_defined} tonight")
+    assert isinstance(result.error_in_exec, UsageError)  # stopped before any network call
+    (warning,) = [w for w in caught if "nowhere_defined" in str(w.message)]
+    assert (warning.filename, warning.lineno) == ("%%wanvideo", 3)
+    shown = warnings.formatwarning(
+        warning.message, warning.category, warning.filename, warning.lineno
+    )
+    assert ".py" not in shown and "wan_notebook" not in shown

@@ -213,7 +213,7 @@ class BatchGrid:
 
     def add(self, job: Job) -> None:
         """Show ``job`` as a new row and follow its events (usable as ``on_job=``)."""
-        from .gallery import track_job
+        from .tracking import track_job
 
         self.jobs.append(job)
         track_job(job)

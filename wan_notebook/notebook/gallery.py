@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from .. import catalog
 from . import render
 from .form import WIDGET_MIME, _label, cell_params, wanvideo_cell
+from .tracking import add_watcher, track_job
 
 if TYPE_CHECKING:
     from ..jobs import Job, JobEvent
@@ -32,19 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Gallery", "track_job"]
 
-_GALLERIES: weakref.WeakSet[Gallery] = weakref.WeakSet()
-_LIVE_JOBS: weakref.WeakSet[Job] = weakref.WeakSet()
 PROMPT_CLIP = 200
-
-
-def track_job(job: Job) -> None:
-    """Announce a job started in this kernel: open galleries refresh when it saves a video,
-    and galleries opened while it runs pick it up too."""
-    if job.done():
-        return
-    _LIVE_JOBS.add(job)
-    for gallery in list(_GALLERIES):
-        gallery.watch(job)
 
 
 # ------------------------------------------------------------------------------ one card
@@ -224,8 +213,7 @@ class Gallery:
         self._w: Any = None
         if use_widgets:
             self._build_widgets()
-        _GALLERIES.add(self)
-        for job in list(_LIVE_JOBS):
+        for job in add_watcher(self):
             self.watch(job)
         self.refresh()
 

@@ -11,7 +11,6 @@ exception, so headless runs (nbval, nbclient, papermill) fail when a video is no
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import warnings
 from collections.abc import Mapping, Sequence
@@ -29,6 +28,7 @@ from ..errors import ValidationError
 from ..options import GENERATION_OPTIONS, argument_decorators
 from . import render
 from .interpolate import interpolate
+from .interrupt import CellInterrupted, stop_following
 
 if TYPE_CHECKING:
     import asyncio
@@ -159,37 +159,6 @@ def _warn_missing(cell: str, missing: Sequence[str]) -> None:
         lineno=lineno,
         module="wan_notebook.prompt",
     )
-
-
-class CellInterrupted(KeyboardInterrupt):
-    """A blocking cell was interrupted; the task (if any) keeps running on the service.
-
-    IPython shows :meth:`_render_traceback_` instead of a traceback: one line saying how to
-    pick the task up again with ``%wanvideo attach``.
-    """
-
-    def __init__(self, task_id: str | None) -> None:
-        super().__init__(task_id)
-        self.task_id = task_id
-
-    def message(self) -> str:
-        tid = self.task_id
-        if tid:
-            return (
-                f"Interrupted: task {tid} keeps running on the service. "
-                f"%wanvideo attach {tid} follows it and saves the video "
-                f"(%wanvideo cancel {tid} while it is PENDING)."
-            )
-        return (
-            "Interrupted before the service returned a task id: running the cell again "
-            "adopts the task if the request reached the service (%wanvideo list shows it)."
-        )
-
-    def __str__(self) -> str:
-        return self.message()
-
-    def _render_traceback_(self) -> list[str]:
-        return [self.message()]
 
 
 @magics_class
@@ -342,7 +311,7 @@ class WanVideoMagic(Magics):
         return panel
 
     def _run(self, job: Job, panel: StatusPanel, args: argparse.Namespace) -> None:
-        from .gallery import track_job
+        from .tracking import track_job
 
         self.jobs.append(job)
         track_job(job)  # open galleries refresh when it saves
@@ -354,23 +323,10 @@ class WanVideoMagic(Magics):
         try:
             result = job.result()
         except KeyboardInterrupt:
-            raise self._interrupted(job) from None
+            raise stop_following(job) from None
         if args.output:
             self.shell.user_ns[args.output] = result
         return None
-
-    def _interrupted(self, job: Job) -> CellInterrupted:
-        """Ctrl-C: stop following locally, keep the task journaled; the panel turns
-        DETACHED and the cell ends with one short message (no traceback)."""
-        import asyncio
-
-        task = job._task
-        job.detach()
-        if task is not None and not task.done():
-            # let the job record DETACHED now, so the panel shows it before the cell ends
-            with contextlib.suppress(BaseException):
-                job.runner.loop.run_until_complete(asyncio.wait([task], timeout=2.0))
-        return CellInterrupted(job.task_id)
 
     # ------------------------------------------------------------------ runners
 

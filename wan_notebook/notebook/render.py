@@ -28,13 +28,36 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from .. import errors
 
-if TYPE_CHECKING:
-    from ..results import VideoResult
+
+class VideoResult(Protocol):
+    """What these views read of a :class:`wan_notebook.results.VideoResult` (a protocol, so
+    this module does not import ``results``, which imports it to show itself)."""
+
+    path: Path
+    task_id: str
+    metadata: Mapping[str, Any]
+    request: Any
+    cached: bool
+    poster: Path | None
+
+    @property
+    def prompt(self) -> str: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def width(self) -> int | None: ...
+    @property
+    def height(self) -> int | None: ...
+    @property
+    def duration(self) -> float | None: ...
+    @property
+    def size_bytes(self) -> int: ...
+
 
 __all__ = [
     "PanelState",
