@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
 import warnings
 from pathlib import Path
 from typing import Any
@@ -166,12 +167,24 @@ def test_ctrl_c_keeps_the_task_and_attach_finishes_it(
     emu = emulator_factory(speed=20.0, rate_limits=False)
     use(ip, emu, monkeypatch)
     ip.run_line_magic("config", "WanVideoMagic.poll_scale = 0.05")
-    timer = threading.Timer(0.8, os.kill, (os.getpid(), signal.SIGINT))  # a real Ctrl-C
-    timer.start()
+    stop = threading.Event()
+
+    def ctrl_c_once_submitted() -> None:  # a real Ctrl-C, once the task exists (no sleep race)
+        deadline = time.monotonic() + 120
+        while not stop.is_set() and time.monotonic() < deadline:
+            jobs = magic(ip).jobs
+            if jobs and jobs[-1].task_id and not jobs[-1].done():
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            stop.wait(0.02)
+
+    sender = threading.Thread(target=ctrl_c_once_submitted)
+    sender.start()
     try:
         result = ip.run_cell(f"%%wanvideo {FAST}\na slow fox")
     finally:
-        timer.cancel()
+        stop.set()
+        sender.join()
     assert isinstance(result.error_in_exec, KeyboardInterrupt)
     job = magic(ip).jobs[-1]
     assert job.task_id
@@ -247,3 +260,20 @@ def test_undefined_name_warning_points_at_the_cell(ip: Any) -> None:
         warning.message, warning.category, warning.filename, warning.lineno
     )
     assert ".py" not in shown and "wan_notebook" not in shown
+
+
+def test_a_timeout_is_one_line_in_magic_terms(
+    ip: Any, emulator_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--timeout on a task still PENDING: the real WaitTimeoutError (headless runs fail), shown
+    as one line with %wanvideo attach, never the Python API's attach('id')."""
+    emu = emulator_factory(speed=0.5, rate_limits=False)  # PENDING for a long while
+    use(ip, emu, monkeypatch)
+    result, cap = run(ip, f"%%wanvideo {FAST} --timeout 0.5\na patient fox")
+    exc = result.error_in_exec
+    assert isinstance(exc, errors.WaitTimeoutError)
+    (line,) = exc._render_traceback_()
+    assert f"%wanvideo attach {exc.task_id}" in line and "attach('" not in line
+    panel = cap.outputs[-1].data
+    assert "[ERROR]" not in panel["text/plain"] and "attach('" not in panel["text/html"]
+    assert f"%wanvideo attach {exc.task_id}" in panel["text/plain"]

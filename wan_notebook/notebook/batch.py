@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Generator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..errors import WaitTimeoutError
 from . import render
 from .form import WIDGET_MIME, RunnerSource
 
@@ -51,7 +52,11 @@ def _label(job: Job) -> str:
         return "CACHED"
     if job.phase == "canceled":
         return "CANCELED"
+    if job.phase == "detached":
+        return "DETACHED"
     if job.phase == "failed":
+        if isinstance(_outcome(job)[1], WaitTimeoutError):
+            return "TIMED OUT"  # the task keeps running on the service
         return job.status if job.status in ("FAILED", "CANCELED", "UNKNOWN") else "ERROR"
     if job.phase == "saved":
         return "SUCCEEDED"

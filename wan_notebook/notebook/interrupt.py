@@ -15,7 +15,19 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ..jobs import Job
 
-__all__ = ["CellInterrupted", "stop_following"]
+__all__ = ["CellInterrupted", "in_magic_terms", "stop_following"]
+
+
+def in_magic_terms(exc: BaseException, task_id: str | None) -> BaseException:
+    """``exc`` unchanged (same class, still catchable), but shown by IPython as one line in
+    ``%wanvideo`` terms when the task keeps running (a timeout, a detach): the Python API's
+    ``attach('id')`` hint is not what a notebook user types."""
+    from . import render
+
+    if render.still_running(exc):
+        line = f"{type(exc).__name__}: {render.still_running_text(exc, task_id)}"
+        exc._render_traceback_ = lambda: [line]  # type: ignore[attr-defined]
+    return exc
 
 
 def stop_following(job: Job) -> CellInterrupted:

@@ -24,11 +24,11 @@ from IPython.display import HTML, display
 from traitlets import Bool, Float, Int, Unicode
 
 from .. import catalog
-from ..errors import ValidationError
+from ..errors import ValidationError, WanError
 from ..options import GENERATION_OPTIONS, argument_decorators
 from . import render
 from .interpolate import interpolate
-from .interrupt import CellInterrupted, stop_following
+from .interrupt import CellInterrupted, in_magic_terms, stop_following
 
 if TYPE_CHECKING:
     import asyncio
@@ -324,6 +324,8 @@ class WanVideoMagic(Magics):
             result = job.result()
         except KeyboardInterrupt:
             raise stop_following(job) from None
+        except WanError as exc:
+            raise in_magic_terms(exc, job.task_id) from None
         if args.output:
             self.shell.user_ns[args.output] = result
         return None

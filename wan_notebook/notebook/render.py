@@ -89,6 +89,7 @@ BADGE_COLOURS = {
     "ERROR": "#b91c1c",
     "CANCELED": "#c2410c",
     "DETACHED": "#4b5563",
+    "TIMED OUT": "#4b5563",
     "UNKNOWN": "#4b5563",
 }
 PROMPT_PREVIEW = 80
@@ -378,8 +379,10 @@ def badge_label(state: PanelState) -> str:
         return "CACHED"
     if state.phase == "canceled":
         return "CANCELED"
-    if state.phase == "detached":
+    if state.phase == "detached" or isinstance(state.error, errors.DetachedError):
         return "DETACHED"
+    if isinstance(state.error, errors.WaitTimeoutError):
+        return "TIMED OUT"  # not an error of the task: it keeps running on the service
     if state.phase == "failed" or state.error is not None:
         return state.status if state.status in ("FAILED", "CANCELED", "UNKNOWN") else "ERROR"
     if state.phase == "downloading":
