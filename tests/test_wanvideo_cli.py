@@ -10,6 +10,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -208,6 +209,8 @@ def test_demo_runs_the_quickstart_end_to_end(here: Path, capsys: Any) -> None:
     assert "&lt;img src=x onerror=" in html and "<img src=x" not in html
     videos = sorted(p.name for p in folder.glob("*.mp4"))
     assert len(videos) == 2 and all(v in html for v in videos)
+    # the export carries each player's poster (inlined: the HTML may travel without the files)
+    assert html.count('poster="data:image/jpeg;base64,') == 2
     assert str(here) not in (folder / "01-quickstart.ipynb").read_text()
 
 
@@ -299,3 +302,37 @@ def test_ctrl_c_exits_130_and_the_task_keeps_running(here: Path) -> None:
     assert "DETACHED" in err and "FAILED" not in err and "Traceback" not in err, err
     assert f"wanvideo attach {task_id.group(1)}" in err
     assert out == ""
+
+
+def test_ctrl_c_in_process_is_exit_130_not_failed(
+    here: Path, emulator_factory: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """A real SIGINT to this process once the CLI has polled the task: exit 130, DETACHED."""
+    emu = emulator_factory(speed=0.5, rate_limits=False)  # PENDING for a long while
+    use(emu, monkeypatch)
+    with WanClient(emu.api_key, base_url=emu.base_url) as client:
+        task = client.submit("a fox to leave", model="wan2.5-t2v-preview", size="832*480")
+    queries = emu.stats()["requests"]["query"]
+    stop = threading.Event()
+
+    def ctrl_c_once_polled() -> None:
+        deadline = time.monotonic() + 120
+        while not stop.is_set() and time.monotonic() < deadline:
+            if emu.stats()["requests"]["query"] > queries:
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            stop.wait(0.02)
+
+    sender = threading.Thread(target=ctrl_c_once_polled)
+    sender.start()
+    try:
+        code = main(["attach", task.task_id])
+    finally:
+        stop.set()
+        sender.join()
+    assert code == 130
+    err = capsys.readouterr().err
+    assert "DETACHED" in err and "FAILED" not in err and "CANCELED" not in err
+    assert f"wanvideo attach {task.task_id}" in err
+    with WanClient(emu.api_key, base_url=emu.base_url) as client:
+        assert client.get(task.task_id).status == "PENDING"  # still there, not canceled
