@@ -423,7 +423,7 @@ def _still_running(exc: DetachedError | WaitTimeoutError) -> str:
 # wording of the Python API that has a command-line equivalent, or none
 _PYTHON_HINTS = (
     (re.compile(r"api_key= argument, "), ""),
-    (re.compile(r" or pass api_key=\.\.\."), " (or DASHSCOPE_API_KEY_FILE_PATH)"),
+    (re.compile(r" or pass api_key=\.\.\."), ""),
     (re.compile(r"attach\('([^']+)'\)"), r"wanvideo attach \1"),
 )
 
