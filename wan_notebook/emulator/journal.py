@@ -14,14 +14,11 @@ import sqlite3
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import catalog
 from .clock import SimClock
 from .validation import CreateRequest
-
-if TYPE_CHECKING:
-    from .tasks import Task
 
 __all__ = ["TaskJournal"]
 
@@ -43,7 +40,7 @@ class TaskJournal:
         self._db.execute("CREATE TABLE IF NOT EXISTS tasks (task_id TEXT PRIMARY KEY, data TEXT)")
         self._lock = threading.Lock()
 
-    def save(self, task: Task, clock: SimClock) -> None:
+    def save(self, task: Any, clock: SimClock) -> None:
         """Write the task's current state."""
         data = json.dumps(dump(task, clock))
         with self._lock:
@@ -53,8 +50,9 @@ class TaskJournal:
                 (task.task_id, data),
             )
 
-    def load(self, clock: SimClock) -> list[Task]:
-        """Every stored task, oldest first, with its instants on ``clock``."""
+    def load(self, clock: SimClock) -> list[dict[str, Any]]:
+        """Every stored task as ``Task`` keyword arguments, oldest first, with its instants on
+        ``clock``."""
         with self._lock:
             rows = self._db.execute("SELECT data FROM tasks ORDER BY rowid").fetchall()
         tasks = []
@@ -70,8 +68,8 @@ class TaskJournal:
             self._db.close()
 
 
-def dump(task: Task, clock: SimClock) -> dict[str, Any]:
-    """A JSON-able dict of the task (simulated instants as epoch seconds)."""
+def dump(task: Any, clock: SimClock) -> dict[str, Any]:
+    """A JSON-able dict of a :class:`~.tasks.Task` (with the clock it was read from)."""
     req = task.request
     out: dict[str, Any] = {name: getattr(task, name) for name in _PLAIN_FIELDS}
     for name in _SIM_FIELDS:
@@ -103,10 +101,8 @@ def dump(task: Task, clock: SimClock) -> dict[str, Any]:
     return out
 
 
-def load(data: dict[str, Any], clock: SimClock) -> Task:
-    """The task :func:`dump` wrote, its instants mapped onto ``clock``."""
-    from .tasks import Task
-
+def load(data: dict[str, Any], clock: SimClock) -> dict[str, Any]:
+    """The ``Task`` keyword arguments :func:`dump` wrote, its instants mapped onto ``clock``."""
     r = data["request"]
     deferred = r.get("deferred_error")
     request = CreateRequest(
@@ -136,7 +132,7 @@ def load(data: dict[str, Any], clock: SimClock) -> Task:
     fields = {name: data[name] for name in _PLAIN_FIELDS}
     times = {name: sim(data[name]) for name in _SIM_FIELDS}
     video = data.get("video_path")
-    return Task(
+    return dict(
         request=request,
         audio=audio,
         fail=tuple(data["fail"]) if data.get("fail") else None,  # type: ignore[arg-type]

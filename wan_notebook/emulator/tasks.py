@@ -94,7 +94,8 @@ class TaskStore:
         """Load the journal's tasks (if any), then run the scheduler thread."""
         if self._journal is not None:
             with self._cond:
-                for t in self._journal.load(self._clock):
+                for fields in self._journal.load(self._clock):
+                    t = Task(**fields)
                     self._tasks[t.task_id] = t
                     if t.status == "RUNNING" and t.fail is None:
                         self._submit_render(t)  # the render of the process before is lost
