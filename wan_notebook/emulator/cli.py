@@ -120,6 +120,7 @@ def _service(args: argparse.Namespace) -> int:
         + f" the background Wan emulator (pid {info.pid}): videos are SYNTHETIC test clips.\n"
         f"  base URL : {info.base_url}\n"
         f"  speed    : {info.speed:g}x simulated time\n"
+        f"  API key  : in {directory / 'key'}\n"
         f"  state    : {directory}\n"
         "In a notebook, %wanvideo connect uses it. Stop it with: wanvideo emulator stop",
         flush=True,

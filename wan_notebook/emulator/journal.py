@@ -63,6 +63,11 @@ class TaskJournal:
                 continue  # a row from another version: skip it rather than fail to start
         return tasks
 
+    def forget(self, task_ids: list[str]) -> None:
+        """Delete these tasks' rows (long expired: nobody can ask about them any more)."""
+        with self._lock:
+            self._db.executemany("DELETE FROM tasks WHERE task_id = ?", [(i,) for i in task_ids])
+
     def close(self) -> None:
         with self._lock:
             self._db.close()

@@ -13,6 +13,7 @@ temporary folder.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import fcntl
 import json
 import os
@@ -75,8 +76,8 @@ class ServiceInfo:
         r.raise_for_status()
         return r.json()
 
-    def set_speed(self, speed: float) -> None:
-        """Change the running emulator's speed."""
+    def set_speed(self, speed: float) -> ServiceInfo:
+        """Change the running emulator's speed; returns the updated info (state file too)."""
         import httpx
 
         r = httpx.post(
@@ -84,6 +85,11 @@ class ServiceInfo:
             timeout=10,
         )  # fmt: skip
         r.raise_for_status()
+        with contextlib.suppress(OSError, ValueError):
+            data = json.loads((self.directory / STATE_FILE).read_text())
+            if data.get("pid") == self.pid:
+                _write_json(self.directory, {**data, "speed": float(speed)})
+        return dataclasses.replace(self, speed=float(speed))
 
     def _auth(self) -> dict[str, str]:
         return {"Authorization": "Bearer " + self._key}
@@ -134,6 +140,10 @@ def write_state(directory: Path, *, port: int, speed: float, region: str | None)
     """Called by the emulator process once it serves: publish pid, port, speed, region."""
     data = {"pid": os.getpid(), "port": port, "speed": speed, "region": region,
             "started": time.time()}  # fmt: skip
+    _write_json(directory, data)
+
+
+def _write_json(directory: Path, data: dict[str, Any]) -> None:
     tmp = directory / f".{STATE_FILE}.{os.getpid()}"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
@@ -194,7 +204,7 @@ def find(directory: Path | None = None) -> ServiceInfo | None:
 
     A state file whose process is gone or does not answer is stale: ``None``.
     """
-    directory = directory or state_dir()
+    directory = (directory or state_dir()).absolute()
     info = _read_state(directory)
     if info is None or not _alive(info.pid) or not _answers(info):
         return None
@@ -219,7 +229,7 @@ def ensure(
         from .. import catalog
 
         region = catalog.get_region(region).name  # ValueError names the allowed regions
-    directory = _prepare(directory or state_dir())
+    directory = _prepare((directory or state_dir()).absolute())
     with _locked(directory):
         info = find(directory)
         if info is not None:
@@ -290,7 +300,7 @@ def _terminate(pid: int, *, timeout: float) -> None:
 def stop(directory: Path | None = None, *, timeout: float = 15.0) -> ServiceInfo | None:
     """Stop the folder's emulator (SIGTERM, then SIGKILL); returns what was stopped, or
     ``None`` if none was running. Its tasks stay on disk for the next one."""
-    directory = directory or state_dir()
+    directory = (directory or state_dir()).absolute()
     if not directory.is_dir():
         return None
     with _locked(directory):

@@ -94,12 +94,17 @@ class TaskStore:
         """Load the journal's tasks (if any), then run the scheduler thread."""
         if self._journal is not None:
             with self._cond:
+                now, stale = self._clock.now(), []
                 for fields in self._journal.load(self._clock):
                     t = Task(**fields)
+                    if now - t.created_sim >= 2 * self._lifetime:
+                        stale.append(t.task_id)  # UNKNOWN for a whole lifetime already
+                        continue
                     self._tasks[t.task_id] = t
                     if t.status == "RUNNING" and t.fail is None:
                         self._submit_render(t)  # the render of the process before is lost
                     self.created += 1
+                self._journal.forget(stale)
         self._thread = threading.Thread(target=self._loop, name="wan-emulator-tasks", daemon=True)
         self._thread.start()
 

@@ -39,8 +39,7 @@ def _use_emulator(magic: Any, *, speed: float | None, region: str | None) -> Any
     except (RuntimeError, OSError, ValueError) as exc:
         raise UsageError(f"cannot start the local emulator: {exc}") from None
     if speed is not None and not started and speed != info.speed:
-        info.set_speed(speed)
-        info = service.find(info.directory) or info
+        info = info.set_speed(speed)
     magic._emulator = info
     magic._emulator_started = started
     set_connection(info.base_url, info.api_key, poll_scale=1.0 / (speed or info.speed),
