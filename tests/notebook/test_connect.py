@@ -37,9 +37,8 @@ def state(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 
 
 def test_without_a_key_connect_uses_the_background_emulator_everywhere(ip: Any, state: Any) -> None:
-    from wan_notebook import generate, generate_many
+    from wan_notebook import BatchGrid, generate, generate_many
     from wan_notebook.emulator import service
-    from wan_notebook import BatchGrid
     from wan_notebook.settings import current_connection
 
     result, cap = run(ip, "%wanvideo connect --speed 200")
@@ -176,6 +175,15 @@ def test_a_session_key_counts_as_configured(
     _, cap = run(ip, "%wanvideo connect")
     assert "API key from this session" in cap.outputs[-1].data["text/plain"]
     assert magic(ip)._emulator is None
+    from wan_notebook.settings import current_connection, resolve_api_key
+
+    assert resolve_api_key(None)[0].reveal() == canary_key  # generate() would use it too
+    # unloading the extension takes the kernel's connection back (no key leaks into others)
+    ip.run_line_magic("unload_ext", "wan_notebook.notebook")
+    try:
+        assert current_connection() is None
+    finally:
+        ip.run_line_magic("load_ext", "wan_notebook.notebook")
 
 
 def test_bad_arguments_are_usage_errors(ip: Any) -> None:

@@ -42,8 +42,10 @@ def _use_emulator(magic: Any, *, speed: float | None, region: str | None) -> Any
         info = info.set_speed(speed)
     magic._emulator = info
     magic._emulator_started = started
-    set_connection(info.base_url, info.api_key, poll_scale=1.0 / (speed or info.speed),
-                   source=f"{_EMULATOR_SOURCE}, pid {info.pid}")  # fmt: skip
+    magic._connection = set_connection(
+        info.base_url, info.api_key, poll_scale=1.0 / (speed or info.speed),
+        source=f"{_EMULATOR_SOURCE}, pid {info.pid}",
+    )  # fmt: skip
     overriding = [n for n in (ENV_KEY, ENV_KEY_FILE, ENV_BASE_URL) if os.environ.get(n)]
     if overriding:
         print(
@@ -101,12 +103,15 @@ def stop_emulator(magic: Any) -> None:
 
 
 def forget(magic: Any) -> None:
-    """Drop the connection this magic made to the emulator (the emulator keeps running)."""
+    """Drop the connection this magic made, and any to the emulator (which keeps running)."""
     from ..settings import clear_connection, current_connection
 
     conn = current_connection()
-    if conn is not None and conn.source.startswith(_EMULATOR_SOURCE):
+    if conn is not None and (
+        conn is getattr(magic, "_connection", None) or conn.source.startswith(_EMULATOR_SOURCE)
+    ):
         clear_connection()
+    magic._connection = None
     magic._emulator = None
 
 
@@ -146,7 +151,7 @@ def connect(magic: Any, rest: str, parser: Any) -> None:
     default_scale = magic.traits()["poll_scale"].default()
     if scale_source != "default" and magic.poll_scale == default_scale:
         magic.poll_scale = scale  # e.g. the kernel of `wanvideo demo` polling its emulator
-    set_connection(url, key, source=f"%wanvideo connect, key from {key_source}")
+    magic._connection = set_connection(url, key, source=f"%wanvideo connect, key from {key_source}")
     local = url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
     if local in ("127.0.0.1", "localhost", "[::1]"):
         what = "a server on this machine (an emulator: videos are synthetic, nothing is billed)"

@@ -196,6 +196,8 @@ class WanVideoMagic(Magics):
         #: the background emulator this kernel is connected to (``ServiceInfo``), if any
         self._emulator: Any = None
         self._emulator_started = False
+        #: the process-wide connection this magic set (cleared again on unload)
+        self._connection: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runners: dict[tuple[Any, ...], Runner] = {}
         #: every job started from this shell, newest last
@@ -604,7 +606,7 @@ class WanVideoMagic(Magics):
         from ..settings import set_connection
 
         self._emulator = None  # the key is for a real service: every entry point uses it
-        set_connection(None, self._api_key, source="%wanvideo key")
+        self._connection = set_connection(None, self._api_key, source="%wanvideo key")
         print("API key set for this session (not saved anywhere).")
 
     def _cmd_emulator(self, rest: str) -> None:
