@@ -11,7 +11,6 @@ exception, so headless runs (nbval, nbclient, papermill) fail when a video is no
 from __future__ import annotations
 
 import argparse
-import os
 import warnings
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
@@ -20,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from IPython.display import HTML, display
 from traitlets import Bool, Float, Int, Unicode
 
 from .. import catalog
@@ -50,8 +48,9 @@ SUBCOMMANDS: dict[str, str] = {
     "form": "form - a widget form: pick model, size, duration...; Generate runs a job",
     "config": "config - effective settings and where the API key comes from",
     "key": "key - type an API key, kept for this session only",
-    "emulator": "emulator [--speed X] | emulator stop - a local emulator (synthetic videos)",
-    "connect": "connect [--speed X] - the configured service if a key is set, else an emulator",
+    "emulator": "emulator [--speed X] [--region R] | emulator stop - the local background "
+    "emulator (synthetic videos; outlives the kernel)",
+    "connect": "connect [--speed X] - the configured service if a key is set, else the emulator",
 }
 
 # option dest -> VideoRequest.create keyword, from the table the CLI and the form share
@@ -209,9 +208,11 @@ class WanVideoMagic(Magics):
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self._api_key: Secret | None = None
+        #: the background emulator this kernel is connected to (``ServiceInfo``), if any
         self._emulator: Any = None
-        self._emulator_scale = 1.0
-        self._exported: dict[str, str] = {}  # environment variables set by connect
+        self._emulator_started = False
+        #: the process-wide connection this magic set (cleared again on unload)
+        self._connection: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runners: dict[tuple[Any, ...], Runner] = {}
         #: every job started from this shell, newest last
@@ -349,10 +350,13 @@ class WanVideoMagic(Magics):
             self._loop = asyncio.new_event_loop()
         return self._loop
 
-    def _settings(self) -> tuple[Any, str | None, str | None, float]:
+    def _settings(self) -> tuple[Any, str | None, str | None, float | None]:
+        # poll_scale left at its default: the connection's hint, the environment or the
+        # emulator's speed header decide (settings.resolve_poll_scale)
+        scale = None if self.poll_scale == 1.0 else self.poll_scale
         if self._emulator is not None:
-            return self._emulator.api_key, self._emulator.base_url, None, self._emulator_scale
-        return self._api_key, self.base_url, self.region, self.poll_scale
+            return self._emulator.api_key, self._emulator.base_url, None, scale
+        return self._api_key, self.base_url, self.region, scale
 
     def _runner(
         self, directory: str | None, timeout: float | None, loop: asyncio.AbstractEventLoop
@@ -545,9 +549,14 @@ class WanVideoMagic(Magics):
             default = self.traits()[name].default_value
             mark = "" if value == default else "   (set)"
             lines.append(f"  {name:<16} {value!r}{mark}")
+        from ..settings import current_connection, resolve_poll_scale
+
+        conn = current_connection()
+        if conn is not None:
+            lines.append(f"  connection:      {conn.base_url or '(key only)'} (from {conn.source})")
         if self._emulator is not None:
             lines.append(f"  base URL:        {self._emulator.base_url} (local emulator)")
-            lines.append("  API key:         the emulator's demo key")
+            lines.append("  API key:         the emulator's own key")
         else:
             try:
                 url, url_source = resolve_base_url(self.base_url, region=self.region)
@@ -565,6 +574,11 @@ class WanVideoMagic(Magics):
                     )
                 else:
                     lines.append(f"  API key:         from {source}")
+        try:
+            scale, scale_source = resolve_poll_scale(self._settings()[3])
+            lines.append(f"  poll scale:      {scale:g} (from {scale_source})")
+        except Exception as exc:
+            lines.append(f"  poll scale:      not resolved: {exc}")
         from ..store import OutputStore
 
         lines.append(f"  outputs folder:  {OutputStore(self.directory).root}")
@@ -579,111 +593,33 @@ class WanVideoMagic(Magics):
         if not value:
             raise UsageError("no key entered; nothing changed")
         self._api_key = Secret(value)
+        from ..settings import set_connection
+
+        self._emulator = None  # the key is for a real service: every entry point uses it
+        self._connection = set_connection(None, self._api_key, source="%wanvideo key")
         print("API key set for this session (not saved anywhere).")
 
     def _cmd_emulator(self, rest: str) -> None:
-        parser = _line_parser("emulator")
-        parser.add_argument("action", nargs="?", choices=("start", "stop"), default="start")
-        parser.add_argument("--speed", type=float, default=30.0)
-        args = parser.parse_args(rest.split())
-        if args.action == "stop":
-            if self._emulator is None:
-                print("no emulator is running in this kernel")
-                return
-            self._stop_emulator()
-            print("emulator stopped; cells use the configured service again")
-            return
-        if args.speed <= 0:
-            raise UsageError("--speed must be positive")
-        if self._emulator is not None:
-            self._stop_emulator()
-        from ..emulator import Emulator
+        from .connection import start_emulator
 
-        emulator = Emulator(speed=args.speed)
-        emulator.start()
-        self._emulator = emulator
-        self._emulator_scale = 1.0 / args.speed
-        banner = (
-            f"Wan emulator running in this kernel at {emulator.base_url} (speed x{args.speed:g})."
-            " Its videos are SYNTHETIC (a caption over moving colour), not made by Wan; nothing"
-            " is billed. %wanvideo emulator stop returns to the real service."
-        )
-        display(
-            {
-                "text/plain": banner,
-                "text/html": HTML(
-                    '<div style="border:2px dashed #a16207;background:#fefce8;color:#111;'
-                    'padding:6px 8px;border-radius:4px"><b>Emulator</b> · '
-                    f"{render.esc(banner)}</div>"
-                ).data,
-            },
-            raw=True,
-        )
+        start_emulator(self, rest, _line_parser("emulator"))
 
     def _cmd_connect(self, rest: str) -> None:
-        """Use the configured service when an API key is set, else start an emulator.
+        """The configured service when an API key is set, else the background emulator."""
+        from .connection import connect
 
-        Notebooks open with it so they run anywhere: with ``DASHSCOPE_API_KEY`` (and maybe
-        ``DASHSCOPE_HTTP_BASE_URL``, as ``wanvideo demo`` sets) they talk to that service;
-        without a key they start ``%wanvideo emulator``, show its banner and point this
-        kernel's environment at it (until ``%wanvideo emulator stop``), so the Python API
-        used in the same notebook talks to it too.
-        """
-        parser = _line_parser("connect")
-        parser.add_argument("--speed", type=float, default=30.0)
-        args = parser.parse_args(rest.split())
-        if self._emulator is not None:
-            print(f"using the emulator already running in this kernel at {self._emulator.base_url}")
-            return
-        from ..errors import ConfigurationError
-        from ..settings import resolve_api_key, resolve_base_url, resolve_poll_scale
-
-        try:
-            key_source = "this session" if self._api_key else resolve_api_key(None)[1]
-        except ConfigurationError:
-            self._cmd_emulator(f"--speed {args.speed!r}")
-            # the Python API in this kernel (generate(), WanClient()) follows the same settings
-            emulator = self._emulator
-            self._exported = {
-                "DASHSCOPE_HTTP_BASE_URL": emulator.base_url,
-                "DASHSCOPE_API_KEY": emulator.api_key,
-                "WAN_NOTEBOOK_POLL_SCALE": repr(self._emulator_scale),
-            }
-            os.environ.update(self._exported)
-            return
-        url, url_source = resolve_base_url(self.base_url, region=self.region)
-        scale, scale_source = resolve_poll_scale(None)
-        if scale_source != "default" and self.poll_scale == self.traits()["poll_scale"].default():
-            self.poll_scale = scale  # e.g. the kernel of `wanvideo demo` polling its emulator
-        local = url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
-        if local in ("127.0.0.1", "localhost", "[::1]"):
-            what = "a server on this machine (an emulator: videos are synthetic, nothing is billed)"
-        else:
-            what = "the Wan service (new videos are billed; saved ones are reused for free)"
-        text = f"Connected to {what} at {url} (from {url_source}; API key from {key_source})."
-        display(
-            {
-                "text/plain": text,
-                "text/html": '<div style="border:1px solid #15803d;background:#f0fdf4;'
-                f'color:#111;padding:6px 8px;border-radius:4px">{render.esc(text)}</div>',
-            },
-            raw=True,
-        )
-
-    def _stop_emulator(self) -> None:
-        for name, value in self._exported.items():  # only what connect set and nobody changed
-            if os.environ.get(name) == value:
-                del os.environ[name]
-        self._exported = {}
-        emulator, self._emulator = self._emulator, None
-        if emulator is not None:
-            emulator.stop()
+        connect(self, rest, _line_parser("connect"))
 
     # ------------------------------------------------------------------ lifecycle
 
     def close(self) -> None:
-        """Stop the emulator started here (if any); used by ``unload_ipython_extension``."""
-        self._stop_emulator()
+        """Drop this kernel's connection to the emulator; used by ``unload_ipython_extension``.
+
+        The emulator itself keeps running (it outlives kernels): ``%wanvideo emulator stop``.
+        """
+        from .connection import forget
+
+        forget(self)
 
 
 def _plain_help(doc: str | None) -> str | None:
