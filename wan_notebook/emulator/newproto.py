@@ -111,7 +111,7 @@ def validate_new(
     """The :class:`~.validation.CreateRequest` fields for a new-protocol body.
 
     Raises :class:`ApiFailure` for what the service rejects at create; what it fails later is
-    returned as ``fail=(code, message)`` (the task is created, then FAILS).
+    returned as ``deferred_error=(code, message)`` (the task is created, then FAILS).
     """
     wan3 = model.smart_duration
     prompt = inp.get("prompt")
@@ -193,7 +193,7 @@ def validate_new(
         "resolution": resolution,
         "ratio": ratio,
         "sound": sound,
-        "fail": ("InvalidParameter", fail) if fail else None,
+        "deferred_error": ("InvalidParameter", fail) if fail else None,
     }
 
 
