@@ -287,7 +287,7 @@ def test_local_audio_is_uploaded(emulator, tmp_path: Path):
     audio = _wav(tmp_path / "voice.wav")
     with client(emulator) as c:
         task = c.submit("a singer", audio_url=str(audio), **FAST)
-        done = c.wait(task, timeout=15)
+        done = c.wait(task, timeout=120)
     stats = emulator.stats()["requests"]
     assert stats["upload_policy"] == 1 and stats["upload"] == 1
     assert done.succeeded
@@ -304,7 +304,7 @@ def test_async_local_audio_and_errors(emulator, tmp_path: Path):
             task = await c.submit("a singer", audio_url=str(audio), **FAST)
             with pytest.raises(errors.SubmitUncertainError):
                 await c.submit("uncertain", **FAST)
-            return await c.wait(task, timeout=15)
+            return await c.wait(task, timeout=120)
 
     assert asyncio.run(main()).succeeded
     assert emulator.stats()["tasks_created"] == 2
