@@ -273,3 +273,13 @@ def test_the_service_clock_follows_the_date_header(hostile: HostileServer) -> No
 
     offset = run_async(hostile, query)
     assert offset is not None and abs(offset + timedelta(minutes=10)) < timedelta(seconds=30)
+
+
+def test_a_video_url_that_cannot_be_fetched_fails_at_once(tmp_path: Path) -> None:
+    """An unsupported scheme is not retried five times as if the link had dropped."""
+    slept: list[float] = []
+    client = WanClient("sk-x", base_url="http://127.0.0.1:9/api/v1", sleep=slept.append)
+    with client as c, pytest.raises(errors.DownloadError, match="cannot download") as info:
+        c.download("ftp://videos.example/v.mp4", tmp_path / "v.mp4")
+    assert "UnsupportedProtocol" in str(info.value) and slept == []
+    assert not list(tmp_path.iterdir())

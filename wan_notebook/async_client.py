@@ -307,8 +307,12 @@ class AsyncWanClient:
                         timeout=deadline.remaining() + 0.5,
                     )
                 except (httpx.TransportError, httpx.InvalidURL) as exc:
-                    why = problem_of(exc, core.key).text
+                    problem = problem_of(exc, core.key)
+                    why = problem.text
                     core.log_download_retry(dl.label(), why)
+                    if problem.permanent:  # no retry can fix it: raised below
+                        dl.permanent = problem.text
+                        break
                 except asyncio.TimeoutError:
                     why = "no data before the deadline"
                 if why is None:

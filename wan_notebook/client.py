@@ -339,8 +339,12 @@ class WanClient:
                                 return dl.finish()
                             why = f"short body ({dl.have} of {dl.total} bytes)"
                 except (httpx.TransportError, httpx.InvalidURL) as exc:
-                    why = problem_of(exc, core.key).text
+                    problem = problem_of(exc, core.key)
+                    why = problem.text
                     core.log_download_retry(dl.label(), why)
+                    if problem.permanent:  # no retry can fix it: raised below
+                        dl.permanent = problem.text
+                        break
                 if why is not None:
                     dl.failed(why)
                 if dl.have <= before:

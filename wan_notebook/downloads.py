@@ -108,6 +108,8 @@ class Download:
         self.errors: list[str] = []
         #: the server's Retry-After on the last 429/503 (honoured before the next attempt)
         self.retry_after: float | None = None
+        #: a failure no retry can fix (an unsupported or invalid URL)
+        self.permanent: str | None = None
 
     def label(self) -> str:
         return f"task {self.task_id}" if self.task_id else "the video"
@@ -224,6 +226,11 @@ class Download:
 
     def give_up(self) -> DownloadError:
         self.abort()
+        if self.permanent is not None:
+            return DownloadError(
+                f"cannot download {self.label()}: {self.permanent} (nothing was fetched)",
+                task_id=self.task_id,
+            )
         return DownloadError(
             f"downloading {self.label()} failed: {DOWNLOAD_ATTEMPTS} attempts brought no data ("
             + "; ".join(self.errors[-3:])
