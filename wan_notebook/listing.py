@@ -22,10 +22,11 @@ MAX_LIST_PAGES = 100
 
 
 def _as_datetime(value: datetime | str) -> datetime:
+    """An aware datetime: naive ones are local time, strings the service's clock (UTC+8)."""
     if isinstance(value, datetime):
-        return value.astimezone().replace(tzinfo=None) if value.tzinfo else value
+        return value.astimezone()
     text = protocol.format_list_time(value)
-    return datetime.strptime(text, "%Y%m%d%H%M%S")
+    return datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=protocol.SERVICE_TZ)
 
 
 def list_windows(

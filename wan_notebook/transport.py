@@ -19,12 +19,13 @@ sync and async shells in :mod:`.client` only move bytes.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import math
 import random
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NamedTuple
@@ -46,11 +47,13 @@ from .request import PARAMS, VideoRequest
 from .retry import Failure, RetryPolicy, Verdict, submit_uncertain
 from .service_clock import ServiceClock
 from .settings import (
+    POLL_SCALE_ENV,
     Secret,
     resolve_api_key,
     resolve_base_url,
     resolve_poll_scale,
     resolve_workspace,
+    speed_from_headers,
 )
 
 __all__ = [
@@ -280,7 +283,8 @@ class ClientCore:
         check_base_url(self.base_url, self.base_url_source)
         self.workspace, self.workspace_source = resolve_workspace(workspace)
         self.retry = RetryPolicy(max_retries=max_retries)
-        self.poll_config = PollConfig(time_scale=resolve_poll_scale(poll_scale)[0])
+        scale, self.poll_scale_source = resolve_poll_scale(poll_scale)
+        self.poll_config = PollConfig(time_scale=scale)
         self.wait_timeout = wait_timeout
         self.learner = DurationLearner()
         self.budget = QueryBudget(query_qps)
@@ -292,6 +296,15 @@ class ClientCore:
         self.service_clock = ServiceClock()
         # task id -> (local submit time, model, expected seconds); bounded
         self.submitted: OrderedDict[str, tuple[float, str, float]] = OrderedDict()
+
+    def adapt_to(self, headers: Mapping[str, str]) -> None:
+        """Poll at the pace of an emulator that announces its speed (``X-Wan-Emulator-Speed``),
+        unless the poll scale was set explicitly (argument or ``WAN_NOTEBOOK_POLL_SCALE``)."""
+        if self.poll_scale_source in ("argument", POLL_SCALE_ENV):
+            return
+        speed = speed_from_headers(headers)
+        if speed is not None and self.poll_config.time_scale != 1.0 / speed:
+            self.poll_config = dataclasses.replace(self.poll_config, time_scale=1.0 / speed)
 
     def describe(self, name: str) -> str:
         return f"{name}(base_url={self.base_url!r}, api_key=<from {self.key_source}>)"
@@ -311,8 +324,10 @@ class ClientCore:
         return Deadline.after(attempt_seconds(self.timeout)).earliest(outer)
 
     def observe(self, resp: httpx.Response) -> None:
-        """Learn from every answer's headers (the service's clock from ``Date``)."""
+        """Learn from every answer's headers: the service's clock from ``Date``; an
+        emulator's speed (issue 12)."""
         self.service_clock.observe(resp.headers.get("date"))
+        self.adapt_to(resp.headers)
 
     def answer(self, resp: httpx.Response, body: bytes) -> Answer:
         """The scrubbed, complete answer of one streamed response."""

@@ -68,6 +68,8 @@ class Waiter:
     def seen(self, task: Task) -> Task | None:
         """Handle one poll result; returns the final task when terminal."""
         now = self.core.clock()
+        if self.poller.config is not self.core.poll_config:  # the pace changed (adapt_to)
+            self.poller, self.model = self.core.poller(self.task_id, now)
         self.poller.observe(task, now)
         self.last = task
         self.last_error = None
