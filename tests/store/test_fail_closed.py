@@ -101,6 +101,9 @@ def test_full_disk_fails_before_the_create_is_sent(emulator: Any, tiny_fs: Path)
     assert isinstance(info.value, StoreError)
     text = str(info.value)
     assert "disk full" in text and str(out) in text and "no request was sent" in text
+    # what is saved is still served from the full disk
+    again = api.generate("a kite over dunes", output_dir=out, **FAST, **conn(emulator))
+    assert again.cached and emulator.stats()["tasks_created"] == 1
 
 
 def test_full_disk_on_a_new_folder_fails_before_the_create(emulator: Any, tiny_fs: Path) -> None:

@@ -24,7 +24,7 @@ import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from urllib.parse import quote
 
@@ -146,6 +146,13 @@ def _is_corruption(exc: sqlite3.DatabaseError) -> bool:
     return "malformed" in text or "not a database" in text or "corrupt" in text
 
 
+def _nonempty(path: Path) -> bool:
+    try:
+        return path.stat().st_size > 0
+    except OSError:
+        return False
+
+
 def _nearly_full(folder: Path) -> bool:
     """Whether the file system of ``folder`` has (almost) no room left: SQLite reports a
     full disk as "disk I/O error" when the WAL's shared memory cannot be allocated."""
@@ -206,8 +213,17 @@ class Index:
 
     @contextmanager
     def read(self) -> Iterator[sqlite3.Connection]:
-        """A connection for reading (autocommit: each statement sees the latest commit)."""
-        with self._connect() as conn:
+        """A connection for reading (autocommit: each statement sees the latest commit).
+
+        When the file cannot be opened for writing (a full disk cannot even hold the WAL's
+        shared memory), it is read read-only: what is saved can still be served."""
+        with ExitStack() as stack:
+            try:
+                conn = stack.enter_context(self._connect())
+            except StoreWriteError:
+                if self.read_only or not _nonempty(self.path):
+                    raise
+                conn = stack.enter_context(self._connect(ro=True))
             yield conn
 
     @contextmanager
@@ -239,9 +255,9 @@ class Index:
             "no request was sent (nothing was paid). Free some space and try again."
         )
 
-    def _open(self) -> sqlite3.Connection:
+    def _open(self, ro: bool) -> sqlite3.Connection:
         timeout = BUSY_TIMEOUT_MS / 1000
-        if not self.read_only:
+        if not ro:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             except OSError as exc:
@@ -284,16 +300,17 @@ class Index:
         return None
 
     @contextmanager
-    def _connect(self) -> Iterator[sqlite3.Connection]:
+    def _connect(self, *, ro: bool = False) -> Iterator[sqlite3.Connection]:
+        ro = ro or self.read_only
         try:
-            conn = self._open()
+            conn = self._open(ro)
         except sqlite3.DatabaseError as exc:
             raise self._translate(exc) or self._corrupt(exc) from exc
         try:
             conn.row_factory = sqlite3.Row
             try:
                 conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-                self._prepare(conn)
+                self._prepare(conn, ro)
                 yield conn
             except sqlite3.DatabaseError as exc:
                 if _is_corruption(exc):
@@ -376,7 +393,7 @@ class Index:
         self._checked = True
         return None
 
-    def _prepare(self, conn: sqlite3.Connection) -> None:
+    def _prepare(self, conn: sqlite3.Connection, ro: bool = False) -> None:
         """Check identity and version, switch on WAL, create or migrate the schema."""
         # One read transaction, so the three answers come from one snapshot (another process
         # may be creating the schema right now).
@@ -411,7 +428,7 @@ class Index:
                 f"version reads up to {SCHEMA_VERSION}). Upgrade wan-notebook to use this folder.",
                 path=self.path,
             )
-        if self.read_only:
+        if ro:
             raise ReadOnlyStoreError(
                 f"{self.path} has index schema {version} and the folder is read-only, so it "
                 f"cannot be upgraded to schema {SCHEMA_VERSION}; open it where it is writable."

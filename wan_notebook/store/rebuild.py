@@ -22,7 +22,7 @@ from pathlib import Path
 
 from .._fsutil import folder_lock, move_aside
 from . import journal as _journal
-from .index import Index, StoreError
+from .index import Index, StoreError, StoreWriteError
 from .records import RebuildReport
 
 __all__ = ["IndexRebuiltWarning", "ensure_index", "has_sidecars", "rebuild_from_sidecars"]
@@ -110,7 +110,10 @@ def ensure_index(
         except OSError:
             return False, None  # the write that follows reports why, clearly
     with folder_lock(root):
-        reason = "it is missing" if not index.exists() else index.inspect()
+        try:
+            reason = "it is missing" if not index.exists() else index.inspect()
+        except StoreWriteError:  # e.g. a full disk: use the file as it is (reads still work)
+            return index.exists(), None
         if reason is None:
             with index.read():  # creates the schema or migrates, under the lock
                 pass

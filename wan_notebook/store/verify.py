@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import sqlite3
 import threading
@@ -27,7 +28,7 @@ from .._version import __version__
 from ..errors import CorruptVideoError
 from . import journal as _journal
 from . import sidecar as _sidecar
-from .index import Index, StoreError
+from .index import Index, StoreError, StoreWriteError
 from .records import SavedResult, TaskRecord, iso, now_utc, service_time
 
 if TYPE_CHECKING:
@@ -43,6 +44,8 @@ __all__ = [
     "remember",
     "sidecar_from_row",
 ]
+
+log = logging.getLogger("wan_notebook.store")
 
 _VERIFIED: set[tuple[str, int, int, int, int, str]] = set()
 _SIDECARS_READ: set[tuple[str, int, int, int]] = set()
@@ -241,18 +244,21 @@ class Healing:
             return None
         if self.read_only:  # serve what is there; nothing can be recorded or moved
             return self._saved(record) if stat is not None else None
-        with self._write() as conn:
-            if stat is not None:
+        if stat is None:
+            with self._write() as conn:
+                quarantine(conn, record)
+            return None
+        try:
+            with self._write() as conn:
                 conn.execute(
                     "UPDATE tasks SET cached_hits = cached_hits + 1, mtime_ns = ? "
                     "WHERE task_id = ?",
                     (stat.st_mtime_ns, record.task_id),
                 )
-            else:
-                quarantine(conn, record)
-        if stat is None:
-            return None
-        ensure_sidecar(self._index, record)
+            ensure_sidecar(self._index, record)
+        except (StoreWriteError, OSError) as exc:
+            # a full disk must not keep a verified result from being served
+            log.warning("served %s without recording it: %s", video.name, exc)
         return self._saved(self._require(record.task_id))
 
     def _recover(self, request: VideoRequest, record: TaskRecord) -> SavedResult | None:
