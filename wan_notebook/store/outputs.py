@@ -25,9 +25,11 @@ never in the sidecar. Saved results are the truth on disk: :meth:`OutputStore.re
 recreates the index from the sidecars.
 
 All methods are synchronous and short, except :meth:`~OutputStore.save_result` (hashes and
-probes the video) and a :meth:`~OutputStore.lookup` that finds a file whose size or mtime
-changed (hashes it); call those through ``asyncio.to_thread`` from async code. Any thread or
-process may use the same folder at once.
+probes the video), a :meth:`~OutputStore.lookup` that serves a file for the first time in
+this process (hashes it) and the first use of a folder whose index must be rebuilt; call
+those through ``asyncio.to_thread`` from async code. Any thread or process may use the same
+folder at once. The index is a cache of the folder (see :mod:`.rebuild`); a read-only folder
+serves what it has and refuses new work before anything is sent.
 """
 
 from __future__ import annotations
@@ -421,11 +423,11 @@ class OutputStore(_verify.Healing):
     def lookup(self, request: VideoRequest, *, now: datetime | None = None) -> Lookup:
         """What to do for ``request`` without paying again (see :class:`Lookup`).
 
-        Verifying a saved file costs a ``stat``: its size and mtime are compared with the
-        index, and only when they differ is the file hashed. A file that fails is moved aside
-        to ``<name>.mp4.corrupt`` (never deleted) and the result becomes ``redownload`` or
-        ``expired``. A SUCCEEDED task whose file is in place but was never recorded (a crash
-        before :meth:`save_result` finished) is saved now.
+        A saved file is hashed the first time this process serves it (size, mtime, ctime
+        and inode are remembered, so later lookups cost a ``stat``). A file that fails is
+        moved aside to ``<name>.mp4.corrupt`` (never deleted) and the result becomes
+        ``redownload`` or ``expired``. A SUCCEEDED task whose file is in place but was never
+        recorded (a crash before :meth:`save_result` finished) is saved now.
         """
         if not self._ensure(create=False):
             return Lookup("none")
