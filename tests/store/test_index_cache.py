@@ -7,6 +7,7 @@ requests run again. The emulator's own counter proves nothing was paid twice.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import warnings
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 
 from wan_notebook import api
-from wan_notebook.store import CorruptIndexError, OutputStore
+from wan_notebook.store import CorruptIndexError, OutputStore, verify
 from wan_notebook.store.rebuild import IndexRebuiltWarning
 
 SPEED = 200.0
@@ -231,3 +232,33 @@ def test_processes_racing_on_a_garbage_index_rebuild_it_once(folder: Path) -> No
     assert [int(o[0]) for o in outs] == [10, 10, 10, 10]
     assert sum(int(o[1]) for o in outs) == 1  # one warning: one rebuild
     assert [p.name for p in _aside(folder)] == ["index.sqlite.corrupt-1"]
+
+
+def test_corrupt_video_after_an_index_rebuild_is_fetched_again_not_paid(
+    emulator: Any, tmp_path: Path
+) -> None:
+    """A rebuilt index has no video URLs (sidecars never hold them). A video found corrupt
+    then was ``expired`` and paid again, although the service still kept its task: it is
+    re-polled for a fresh URL and downloaded instead."""
+    folder = tmp_path / "out"
+    prompts = PROMPTS[:3]
+    first = api.generate_many(prompts, output_dir=folder, **FAST, **conn(emulator))
+    assert emulator.stats()["tasks_created"] == 3
+    (folder / "index.sqlite").unlink()
+    for companion in folder.glob("index.sqlite-*"):
+        companion.unlink()
+    with pytest.warns(IndexRebuiltWarning):
+        assert len(OutputStore(folder).results()) == 3
+    video = Path(first[1].path)
+    good = video.read_bytes()
+    st = video.stat()
+    with open(video, "r+b") as f:
+        f.seek(st.st_size // 2)
+        f.write(bytes(b ^ 0xFF for b in good[st.st_size // 2 : st.st_size // 2 + 32]))
+    os.utime(video, ns=(st.st_atime_ns, st.st_mtime_ns))
+    verify.forget_verified()  # as a new process would
+    again = api.generate_many(prompts, output_dir=folder, **FAST, **conn(emulator))
+    assert emulator.stats()["tasks_created"] == 3, "a corrupt video was paid again"
+    assert [r.task_id for r in again] == [r.task_id for r in first]
+    assert video.read_bytes() == good
+    assert video.with_name(video.name + ".corrupt").is_file()

@@ -402,7 +402,10 @@ def test_lookup_expired_when_file_gone_and_url_dead(store, mp4):
     saved = success(store, request, TASK, mp4, url=signed_url(expires_in=600))
     saved.video.unlink()
     assert store.lookup(request).kind == "redownload"
+    # the URL is dead but the service still keeps the task: poll it for a new URL
     found = store.lookup(request, now=datetime.now(timezone.utc) + timedelta(minutes=9))
+    assert found.kind == "redownload" and found.task_id == TASK and found.url is None
+    found = store.lookup(request, now=datetime.now(timezone.utc) + timedelta(hours=24))
     assert found.kind == "expired" and found.task_id == TASK and found.url is None
 
 

@@ -448,6 +448,12 @@ class OutputStore(_verify.Healing):
         for record in records:
             if record.unfinished:
                 return Lookup("in_flight", task=record, paths=record.paths)
+        for record in succeeded:
+            # No usable URL (an index rebuilt from sidecars has none), but the service still
+            # keeps the task: polling it gives a fresh URL, which beats paying again.
+            if record.service_keeps(now):
+                fresh = self._require(record.task_id)
+                return Lookup("redownload", task=fresh, url=None, paths=fresh.paths)
         dangling = tuple(self.dangling_intents(digest))
         if succeeded:
             return Lookup("expired", task=self._require(succeeded[0].task_id), dangling=dangling)

@@ -29,6 +29,8 @@ LookupKind = Literal["saved", "redownload", "in_flight", "expired", "none"]
 #: A signed URL this close to expiry is treated as expired (a download takes time).
 URL_MARGIN = timedelta(minutes=2)
 UNFINISHED = ("PENDING", "RUNNING")
+#: A task this close to the end of its lifetime on the service is not polled for a new URL.
+TASK_MARGIN = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,12 @@ class TaskRecord:
         """PENDING or RUNNING: still worth polling."""
         return self.status in UNFINISHED
 
+    def service_keeps(self, now: datetime | None = None) -> bool:
+        """Whether the service should still know this task (created less than its 24 h
+        lifetime ago, with a margin), so polling it can give a fresh video URL."""
+        lifetime = timedelta(seconds=catalog.TASK_LIFETIME_S) - TASK_MARGIN
+        return (now or now_utc()) < self.created_at + lifetime
+
     def url_alive(self, now: datetime | None = None) -> bool:
         """Whether ``video_url`` can still be downloaded (with a safety margin)."""
         if not self.video_url or self.url_expires_at is None:
@@ -138,8 +146,10 @@ class Lookup:
 
     ``saved``: ``saved`` is on disk and verified. ``redownload``: the task SUCCEEDED, the file
     is missing or was corrupt (moved aside to ``*.corrupt``) and ``url`` still works; download
-    it to ``paths``. ``in_flight``: ``task`` is PENDING/RUNNING, re-attach to it.
-    ``expired``: the file is gone and the URL expired. ``none``: nothing usable (FAILED and
+    it to ``paths`` (``url`` is None when no working URL is journaled but the task is young
+    enough for the service to keep it: poll the task for a fresh URL). ``in_flight``:
+    ``task`` is PENDING/RUNNING, re-attach to it. ``expired``: the file is gone, the URL
+    expired and the service no longer keeps the task. ``none``: nothing usable (FAILED and
     CANCELED tasks are journaled but never served). ``dangling`` lists open intents for the
     same request (a create whose answer never came): reconcile them before paying again.
     """
