@@ -98,20 +98,20 @@ def test_input_moderation_and_task_failure(emulator):
             c.submit("flagged", **FAST)
         task = c.submit("doomed", **FAST)
         with pytest.raises(errors.TaskFailedError) as info:
-            c.wait(task, timeout=10)
+            c.wait(task, timeout=60)
     assert info.value.code == "InternalError.Algo" and task.task_id in str(info.value)
 
 
 def test_moderated_task_failure_is_both(emulator):
     emulator.faults.add("create", "fail_task", code="DataInspectionFailed", message="bad")
     with client(emulator) as c, pytest.raises(errors.ContentModerationError) as info:
-        c.wait(c.submit("x", **FAST), timeout=10)
+        c.wait(c.submit("x", **FAST), timeout=60)
     assert isinstance(info.value, errors.TaskFailedError)
 
 
 def test_expired_and_unknown_tasks(emulator, tmp_path: Path):
     with client(emulator) as c:
-        task = c.wait(c.submit("x", **FAST), timeout=10)
+        task = c.wait(c.submit("x", **FAST), timeout=60)
         emulator.expire(task.task_id)
         with pytest.raises(errors.TaskExpiredError):
             c.wait(task.task_id, timeout=5)
@@ -158,7 +158,7 @@ def test_429_and_503_on_create_are_retried_once_created(emulator):
 def test_query_5xx_retried(emulator, status):
     emulator.faults.add("query", "error", status=status, code="InternalError", times=2)
     with client(emulator) as c:
-        task = c.wait(c.submit("x", **FAST), timeout=10)
+        task = c.wait(c.submit("x", **FAST), timeout=60)
     assert task.succeeded
 
 
@@ -194,7 +194,7 @@ def test_drop_on_query_and_list_is_retried(emulator):
     emulator.faults.add("query", "drop", times=2)
     emulator.faults.add("list", "drop", times=1)
     with client(emulator) as c:
-        task = c.wait(c.submit("x", **FAST), timeout=10)
+        task = c.wait(c.submit("x", **FAST), timeout=60)
         assert task.succeeded
         assert any(i.task_id == task.task_id for i in c.list())
 
@@ -231,7 +231,7 @@ def test_connection_refused_is_retried_then_connection_error():
 def test_truncated_download_resumes_with_range(emulator, tmp_path: Path):
     progress: list[tuple[int, int | None]] = []
     with client(emulator) as c:
-        task = c.wait(c.submit("x", **FAST), timeout=10)
+        task = c.wait(c.submit("x", **FAST), timeout=60)
         clean = c.download(task, tmp_path / "clean.mp4")
         emulator.faults.add("video", "truncate", times=2)
         path = c.download(task, tmp_path / "resumed.mp4",
@@ -244,7 +244,7 @@ def test_truncated_download_resumes_with_range(emulator, tmp_path: Path):
 
 def test_truncation_every_time_gives_up_without_a_finished_file(emulator, tmp_path: Path):
     with client(emulator) as c:
-        task = c.wait(c.submit("x", **FAST), timeout=10)
+        task = c.wait(c.submit("x", **FAST), timeout=60)
         emulator.faults.add("video", "truncate")
         with pytest.raises(errors.DownloadError, match="attempts"):
             c.download(task, tmp_path / "v.mp4")
@@ -256,7 +256,7 @@ def test_verify_failure_leaves_nothing(emulator, tmp_path: Path):
         raise ValueError("not a video")
 
     with client(emulator) as c:
-        task = c.wait(c.submit("x", **FAST), timeout=10)
+        task = c.wait(c.submit("x", **FAST), timeout=60)
         with pytest.raises(errors.CorruptVideoError, match="not a video"):
             c.download(task, tmp_path / "v.mp4", verify=verify)
     assert not list(tmp_path.iterdir())
@@ -267,7 +267,7 @@ def test_disk_full_is_reported_and_leaves_no_file(emulator, tmp_path: Path):
     # Real ENOSPC: the .part name is a symlink to /dev/full, whose writes fail with ENOSPC.
     target = tmp_path / "v.mp4"
     with client(emulator) as c:
-        task = c.wait(c.submit("x", **FAST), timeout=10)
+        task = c.wait(c.submit("x", **FAST), timeout=60)
         os.symlink("/dev/full", str(target) + ".part")
         with pytest.raises(errors.DownloadError, match="disk full"):
             c.download(task, target)
@@ -287,7 +287,7 @@ def test_local_audio_is_uploaded(emulator, tmp_path: Path):
     audio = _wav(tmp_path / "voice.wav")
     with client(emulator) as c:
         task = c.submit("a singer", audio_url=str(audio), **FAST)
-        done = c.wait(task, timeout=15)
+        done = c.wait(task, timeout=120)
     stats = emulator.stats()["requests"]
     assert stats["upload_policy"] == 1 and stats["upload"] == 1
     assert done.succeeded
@@ -304,7 +304,7 @@ def test_async_local_audio_and_errors(emulator, tmp_path: Path):
             task = await c.submit("a singer", audio_url=str(audio), **FAST)
             with pytest.raises(errors.SubmitUncertainError):
                 await c.submit("uncertain", **FAST)
-            return await c.wait(task, timeout=15)
+            return await c.wait(task, timeout=120)
 
     assert asyncio.run(main()).succeeded
     assert emulator.stats()["tasks_created"] == 2
@@ -336,7 +336,7 @@ def test_canary_key_never_leaks(emulator_factory, canary_key, caplog, tmp_path: 
     emu.faults.add("create", "drop", after=True, match="drop me")
     with client(emu, api_key=canary_key, max_retries=1) as c:
         texts += [repr(c), str(c), c.key_source, repr(c._core.key)]
-        task = c.wait(c.submit("x", **FAST), timeout=10)
+        task = c.wait(c.submit("x", **FAST), timeout=60)
         texts.append(repr(task))
         catch(c.submit, "drop me", **FAST)
         catch(c.submit, "x", size="bogus")

@@ -321,3 +321,16 @@ def test_upload_policy():
     assert fields["success_action_status"] == "200" and p.max_file_size_mb == 100.0
     with pytest.raises(errors.ServiceError, match="signature"):
         protocol.parse_upload_policy(200, {"data": {**body["data"], "signature": ""}})
+
+
+def test_a_task_repr_shows_the_signed_url_without_its_query() -> None:
+    """The signature in a video URL works as a bearer credential: reprs (and the notebooks and
+    HTML exports that show them) get the URL without its query string."""
+    url = "https://x.oss.example/v/t1.mp4?Expires=1767225600&OSSAccessKeyId=LTAI5&Signature=abc%2F"
+    task = protocol.Task(task_id="t1", status="SUCCEEDED", video_url=url)
+    for text in (repr(task), str(task), f"{task!r}", repr([task])):
+        assert "Signature" not in text and "LTAI5" not in text and "Expires" not in text
+        assert "https://x.oss.example/v/t1.mp4?…" in text and "SUCCEEDED" in text
+    assert task.video_url == url  # the value itself is intact for the download
+    assert protocol.redact_url("https://h/p.mp4") == "https://h/p.mp4"
+    assert protocol.redact_url(None) is None

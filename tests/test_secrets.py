@@ -30,8 +30,6 @@ from wan_notebook.cli import main
 from wan_notebook.client import WanClient
 from wan_notebook.demo import execute_notebook, export_html, kernel_env, notebooks_dir
 
-pytestmark = pytest.mark.slow
-
 #: The notebooks' own emulator speed (``%wanvideo connect``): their ``timeout=0.5`` cells
 #: expect a task to outlast half a second.
 NOTEBOOK_SPEED = 30.0
@@ -122,6 +120,7 @@ def catch(texts: list[str], fn: Callable[..., Any], *args: Any, **kwargs: Any) -
     raise AssertionError(f"{fn.__name__} did not raise")
 
 
+@pytest.mark.slow
 def test_the_canary_key_is_in_no_file_log_output_or_exception(
     tmp_path: Path,
     emulator_factory: Any,
@@ -227,3 +226,158 @@ def test_the_canary_key_is_in_no_file_log_output_or_exception(
     kinds = {p.suffix for p in searched} | {p.name for p in searched if "sqlite" in p.name}
     assert {".ipynb", ".html", ".json", ".png", ".mp4", ".log", "index.sqlite"} <= kinds, kinds
     assert search(tmp_path, texts, needles) == []
+
+
+# ---------------------------------------------------------------- servers that echo the key
+
+
+def reachable_texts(obj: Any, depth: int = 0, seen: set[int] | None = None) -> Iterable[str]:
+    """Every text reachable from ``obj``: for an exception its str, repr, args, ``vars()``
+    (recursively, through whatever objects it holds), its ``__cause__``/``__context__``
+    chain and its formatted traceback; bytes are read as latin-1."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen or depth > 12 or obj is None:
+        return
+    seen.add(id(obj))
+    if isinstance(obj, str):
+        yield obj
+        return
+    if isinstance(obj, (bytes, bytearray)):
+        yield bytes(obj).decode("latin-1")
+        return
+    if isinstance(obj, (int, float, bool, type)) or (
+        callable(obj) and not hasattr(obj, "__dict__")
+    ):
+        return
+    if isinstance(obj, BaseException):
+        yield from exception_texts(obj)
+        for link in (obj.args, obj.__cause__, obj.__context__):
+            yield from reachable_texts(link, depth + 1, seen)
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            yield from reachable_texts(k, depth + 1, seen)
+            yield from reachable_texts(v, depth + 1, seen)
+        return
+    if isinstance(obj, (list, tuple, set, frozenset)):
+        for item in obj:
+            yield from reachable_texts(item, depth + 1, seen)
+        return
+    try:
+        text = repr(obj)
+    except Exception:
+        text = ""
+    yield text
+    state = getattr(obj, "__dict__", None)
+    if isinstance(state, dict):
+        yield from reachable_texts(state, depth + 1, seen)
+    for slot in getattr(type(obj), "__slots__", ()):
+        yield from reachable_texts(getattr(obj, slot, None), depth + 1, seen)
+
+
+def holds(obj: Any, needle: str) -> list[str]:
+    return [t[:200] for t in reachable_texts(obj) if needle in t]
+
+
+def test_the_search_finds_a_key_held_deep_inside_an_exception(canary_key: str) -> None:
+    """Control: the walker reaches a key held by an object in the context chain."""
+    import httpx
+
+    request = httpx.Request("GET", "http://x/", headers={"Authorization": "Bearer " + canary_key})
+    try:
+        try:
+            raise httpx.ConnectError("refused", request=request)
+        except httpx.ConnectError:
+            raise errors.WanConnectionError("could not connect") from None
+    except errors.WanConnectionError as exc:
+        assert holds(exc, canary_key)  # through __context__ -> request -> headers
+
+
+def _hostile_errors(server: Any, key: str) -> list[BaseException]:
+    """Raise every error a key-echoing server can cause, both clients; return them."""
+    import asyncio
+
+    from wan_notebook.client import AsyncWanClient
+
+    fast = {"model": "wan2.5-t2v-preview", "size": "832*480", "duration": 5}
+    raised: list[BaseException] = []
+    cases = [("create", "echo_auth"), ("create", "echo_auth_500"), ("query", "echo_auth"),
+             ("query", "echo_auth_500")]  # fmt: skip
+    for route, how in cases:
+        server.behaviour[route] = how
+        with WanClient(key, base_url=server.base_url, max_retries=1, sleep=lambda s: None) as c:
+            try:
+                c.submit("a fox", **fast) if route == "create" else c.get("t1")
+            except errors.WanError as exc:
+                raised.append(exc)
+
+        async def main(route: str = route) -> None:
+            async def no_sleep(_s: float) -> None:
+                return None
+
+            async with AsyncWanClient(
+                key, base_url=server.base_url, max_retries=1, sleep=no_sleep
+            ) as c:
+                await (c.submit("a fox", **fast) if route == "create" else c.get("t1"))
+
+        try:
+            asyncio.run(main())
+        except errors.WanError as exc:
+            raised.append(exc)
+        server.behaviour[route] = "ok" if route == "create" else "succeeded"
+    return raised
+
+
+def test_a_server_that_echoes_the_authorization_header_leaks_nothing(canary_key: str) -> None:
+    """Error bodies and headers that echo ``Authorization: Bearer <key>``: our exceptions
+    hold no key in str, repr, args, vars() (recursively) or their cause/context chain."""
+    from hostile import HostileServer
+
+    server = HostileServer().start()
+    try:
+        raised = _hostile_errors(server, canary_key)
+    finally:
+        server.stop()
+    kinds = {type(e).__name__ for e in raised}
+    assert len(raised) == 8, kinds
+    assert {"InvalidRequestError", "AuthenticationError", "SubmitUncertainError",
+            "ServiceError"} <= kinds  # fmt: skip
+    assert any("Bearer ***" in str(e) for e in raised)  # the server's text, scrubbed
+    leaks = {type(e).__name__: holds(e, canary_key) for e in raised}
+    assert not any(leaks.values()), leaks
+
+
+def test_connection_errors_keep_no_httpx_exception(canary_key: str) -> None:
+    """Connect refused (retried, then raised) and a dropped create answer: the httpx error,
+    whose request carries the headers, is neither the cause nor the context."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    raised = []
+    with WanClient(canary_key, base_url=f"http://127.0.0.1:{port}/api/v1", max_retries=1,
+                   sleep=lambda s: None) as c:  # fmt: skip
+        for call in (lambda: c.get("t1"), lambda: c.submit("a fox", model="wan2.6-t2v")):
+            try:
+                call()
+            except errors.WanConnectionError as exc:
+                raised.append(exc)
+    assert len(raised) == 2
+    for exc in raised:
+        assert exc.__cause__ is None and exc.__context__ is None
+        assert not holds(exc, canary_key)
+
+
+def test_a_task_shows_its_signed_url_without_the_query(canary_key: str) -> None:
+    from hostile import HostileServer
+
+    server = HostileServer().start()
+    try:
+        with WanClient(canary_key, base_url=server.base_url) as c:
+            task = c.get("t1")
+    finally:
+        server.stop()
+    assert "Signature=" in (task.video_url or "")
+    for text in (repr(task), str(task), repr([task]), f"{task}"):
+        assert "Signature" not in text and "OSSAccessKeyId" not in text and "s1gn" not in text
+        assert "/video/t1.mp4" in text

@@ -8,12 +8,23 @@ half-written file: data goes to a temporary name in the same folder, is flushed 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import secrets
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["atomic_write_bytes", "fsync_dir", "move_no_clobber", "sha256_file"]
+__all__ = [
+    "atomic_write_bytes",
+    "folder_lock",
+    "folder_writable",
+    "fsync_dir",
+    "move_aside",
+    "move_no_clobber",
+    "sha256_file",
+]
 
 _CHUNK = 1 << 20
 
@@ -77,3 +88,62 @@ def sha256_file(path: Path) -> str:
         for chunk in iter(lambda: f.read(_CHUNK), b""):
             h.update(chunk)
     return h.hexdigest()
+
+
+_THREAD_LOCKS: dict[str, threading.Lock] = {}
+_THREAD_LOCKS_GUARD = threading.Lock()
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``folder`` across threads and processes (blocking).
+
+    ``flock`` on the folder itself, so no lock file is needed and a read-only folder can be
+    locked too; where ``flock`` is missing (Windows) only threads of this process are kept
+    apart. A folder that does not exist yet is not locked (nothing to protect in it).
+    """
+    key = os.path.abspath(folder)
+    with _THREAD_LOCKS_GUARD:
+        thread_lock = _THREAD_LOCKS.setdefault(key, threading.Lock())
+    with thread_lock:
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            yield
+            return
+        try:
+            fd = os.open(folder, os.O_RDONLY)
+        except FileNotFoundError:
+            yield
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing the last descriptor releases the flock
+
+
+def folder_writable(folder: Path) -> bool:
+    """Whether files can be created in ``folder`` (False on a read-only mount, also for root).
+
+    A folder that does not exist yet counts as writable when its nearest existing parent is.
+    """
+    path = Path(folder)
+    while not path.exists():
+        if path.parent == path:
+            return False
+        path = path.parent
+    return os.access(path, os.W_OK)
+
+
+def move_aside(path: Path, label: str) -> Path:
+    """Rename ``path`` to ``<name>.<label>-<n>`` (first free ``n``), never overwriting or
+    deleting anything; returns the new path."""
+    for n in range(1, 100_000):
+        target = path.with_name(f"{path.name}.{label}-{n}")
+        try:
+            move_no_clobber(path, target)
+        except FileExistsError:
+            continue
+        return target
+    raise OSError(errno.EEXIST, f"no free name to move {path} aside")

@@ -7,6 +7,7 @@
     ├── ValidationError (ValueError)    a request parameter is invalid (raised before any I/O)
     ├── WanConnectionError              the service could not be reached or the link dropped
     │   └── SubmitUncertainError        a create request failed after it may have been accepted
+    ├── ListTruncatedError              the task list still had pages at the page cap
     ├── APIError                        the service answered with an error (status, code, ...)
     │   ├── AuthenticationError         401 InvalidApiKey
     │   ├── PermissionDeniedError       403 AccessDenied*, Model/Workspace.AccessDenied
@@ -24,10 +25,13 @@
     ├── DetachedError                   we stopped following the task; it runs on
     └── DownloadError                   the video could not be saved
         ├── VideoExpiredError           the signed URL is past its 24 h lifetime
+        ├── DownloadTimeoutError        the download did not finish before its deadline
         └── CorruptVideoError           the file is truncated or does not decode
 
-No message, repr or attribute of these classes contains the API key: messages are built only
-from the service's code/message, request ids, task ids and our own text.
+No message, repr, ``args`` or attribute of these classes contains the API key: messages are
+built only from the service's code/message (scrubbed of the key: a proxy may echo it), request
+ids, task ids and our own text, and none is chained to an httpx exception (whose ``request``
+carries the headers).
 """
 
 from __future__ import annotations
@@ -44,7 +48,9 @@ __all__ = [
     "CorruptVideoError",
     "DetachedError",
     "DownloadError",
+    "DownloadTimeoutError",
     "InvalidRequestError",
+    "ListTruncatedError",
     "NotFoundError",
     "PermissionDeniedError",
     "QuotaExceededError",
@@ -102,6 +108,18 @@ class SubmitUncertainError(WanConnectionError):
         super().__init__(message)
         self.model = model
         self.submitted_at = submitted_at
+
+
+class ListTruncatedError(WanError):
+    """The task list still said "more pages" when the page cap was reached.
+
+    A service that always claims more pages must not make a caller loop forever; the rows
+    already yielded are real, the rest of the window was not read.
+    """
+
+    def __init__(self, message: str, *, pages: int) -> None:
+        super().__init__(message)
+        self.pages = pages
 
 
 class APIError(WanError):
@@ -256,6 +274,10 @@ class DownloadError(WanError):
 
 class VideoExpiredError(DownloadError):
     """The signed video URL has expired (403 after 24 h); the video cannot be fetched again."""
+
+
+class DownloadTimeoutError(DownloadError):
+    """The download did not finish before its deadline (a stalled or dripping server)."""
 
 
 class CorruptVideoError(DownloadError):

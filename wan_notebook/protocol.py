@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from .errors import (
     APIError,
@@ -50,6 +50,7 @@ __all__ = [
     "parse_retry_after",
     "parse_time",
     "parse_upload_policy",
+    "redact_url",
 ]
 
 CREATE_PATH = "/services/aigc/video-generation/video-synthesis"
@@ -292,6 +293,20 @@ def _header(headers: Mapping[str, str], name: str) -> str | None:
 # ---------------------------------------------------------------- tasks
 
 
+def redact_url(url: str | None) -> str | None:
+    """A signed URL without its query string (the signature works as a bearer credential,
+    so it never goes into a repr, a notebook or its HTML export)."""
+    if not url:
+        return url
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparsable URL>"
+    if not parts.query and not parts.fragment:
+        return url
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")) + "?…"
+
+
 @dataclass(frozen=True)
 class Task:
     """A task as the service last reported it. ``raw`` is the whole response body."""
@@ -309,6 +324,22 @@ class Task:
     actual_prompt: str | None = None
     request_id: str | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def __repr__(self) -> str:
+        shown = {
+            "task_id": self.task_id,
+            "status": self.status,
+            "video_url": redact_url(self.video_url),
+            "usage": self.usage,
+            "code": self.code,
+            "message": self.message,
+            "submit_time": self.submit_time,
+            "end_time": self.end_time,
+            "orig_prompt": self.orig_prompt,
+            "request_id": self.request_id,
+        }
+        body = ", ".join(f"{k}={v!r}" for k, v in shown.items() if v not in (None, {}))
+        return f"Task({body})"
 
     @property
     def is_terminal(self) -> bool:

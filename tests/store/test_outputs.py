@@ -25,7 +25,6 @@ import pytest
 from wan_notebook.protocol import Task
 from wan_notebook.request import VideoRequest
 from wan_notebook.store import (
-    CorruptIndexError,
     OutputStore,
     StoreError,
     load_sidecar,
@@ -403,7 +402,10 @@ def test_lookup_expired_when_file_gone_and_url_dead(store, mp4):
     saved = success(store, request, TASK, mp4, url=signed_url(expires_in=600))
     saved.video.unlink()
     assert store.lookup(request).kind == "redownload"
+    # the URL is dead but the service still keeps the task: poll it for a new URL
     found = store.lookup(request, now=datetime.now(timezone.utc) + timedelta(minutes=9))
+    assert found.kind == "redownload" and found.task_id == TASK and found.url is None
+    found = store.lookup(request, now=datetime.now(timezone.utc) + timedelta(hours=24))
     assert found.kind == "expired" and found.task_id == TASK and found.url is None
 
 
@@ -415,7 +417,7 @@ def test_a_saved_result_beats_an_in_flight_duplicate(store, mp4):
 
 
 def test_unchanged_file_is_not_hashed_changed_mtime_is(store, mp4, monkeypatch):
-    import wan_notebook.store.outputs as store_module
+    import wan_notebook.store.verify as store_module
 
     saved = success(store, req(), TASK, mp4)
     calls = []
@@ -467,15 +469,16 @@ def test_process_killed_after_sidecar_before_index_commit(store, mp4):
     script = textwrap.dedent(
         f"""
         import os
-        import wan_notebook.store.outputs as s
+        import wan_notebook.store.saving as s
         from wan_notebook.protocol import Task
         from wan_notebook.request import VideoRequest
+        from wan_notebook.store import OutputStore
         real = s.atomic_write_bytes
         def write_then_die(path, data):
             real(path, data)
             os._exit(3)
         s.atomic_write_bytes = write_then_die
-        store = s.OutputStore({str(store.root)!r})
+        store = OutputStore({str(store.root)!r})
         store.save_result(VideoRequest.create({req().prompt!r}),
                           Task(task_id={TASK!r}, status="SUCCEEDED"), {str(record.paths.video)!r})
         """
@@ -558,19 +561,18 @@ def test_rebuild_skips_foreign_and_hostile_sidecars(store, mp4, tmp_path):
     assert OutputStore(store.root).get("evil-task-1") is None
 
 
-def test_corrupt_index_gives_a_clear_error_and_keeps_the_data(store, mp4):
+def test_corrupt_index_is_kept_aside_and_rebuilt_from_the_sidecars(store, mp4):
+    """The index is a cache of the folder (issue 11 case 4): a damaged file is moved aside,
+    never deleted, and the index rebuilt from the sidecars, with a warning."""
     success(store, req(), TASK, mp4)
     _delete_index(store)
     store.index_path.write_bytes(b"\x00garbage" * 1000)
-    with pytest.raises(CorruptIndexError) as info:
-        OutputStore(store.root).lookup(req())
-    assert str(store.index_path) in str(info.value) and "rebuild_index" in str(info.value)
-    assert store.index_path.read_bytes() == b"\x00garbage" * 1000
+    with pytest.warns(UserWarning, match="index.sqlite.corrupt-1"):
+        assert OutputStore(store.root).lookup(req()).kind == "saved"
+    kept = store.index_path.with_name("index.sqlite.corrupt-1")
+    assert kept.read_bytes() == b"\x00garbage" * 1000
     assert len(list(store.root.glob("*.mp4"))) == 1
-    # the advice works: move it aside, rebuild
-    store.index_path.rename(store.index_path.with_name("index.sqlite.bad"))
-    assert OutputStore(store.root).rebuild_index().added == 1
-    assert OutputStore(store.root).lookup(req()).kind == "saved"
+    assert OutputStore(store.root).rebuild_index().updated == 1
 
 
 # --- secrets ---------------------------------------------------------------------------

@@ -180,6 +180,8 @@ def apply_status(
     detail: str | None,
     video_url: str | None,
     request_id: str | None,
+    *,
+    service_now: datetime | None = None,
 ) -> bool:
     """Apply a polled status; True if it changed the task (see ``record_status``)."""
     row = conn.execute(
@@ -198,7 +200,7 @@ def apply_status(
     new_url = video_url and status == "SUCCEEDED" and current in ("SUCCEEDED", *UNFINISHED)
     if new_url and video_url != row["video_url"]:
         sets += ["video_url = ?", "url_expires_at = ?"]
-        args += [video_url, iso(url_expiry(video_url, at))]
+        args += [video_url, iso(url_expiry(video_url, at, service_now=service_now))]
     changed = False
     if status not in RANK:
         add_event(conn, task_id, clip(status, 40) or "", when, detail or "undocumented status")

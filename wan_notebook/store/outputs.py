@@ -25,9 +25,11 @@ never in the sidecar. Saved results are the truth on disk: :meth:`OutputStore.re
 recreates the index from the sidecars.
 
 All methods are synchronous and short, except :meth:`~OutputStore.save_result` (hashes and
-probes the video) and a :meth:`~OutputStore.lookup` that finds a file whose size or mtime
-changed (hashes it); call those through ``asyncio.to_thread`` from async code. Any thread or
-process may use the same folder at once.
+probes the video), a :meth:`~OutputStore.lookup` that serves a file for the first time in
+this process (hashes it) and the first use of a folder whose index must be rebuilt; call
+those through ``asyncio.to_thread`` from async code. Any thread or process may use the same
+folder at once. The index is a cache of the folder (see :mod:`.rebuild`); a read-only folder
+serves what it has and refuses new work before anything is sent.
 """
 
 from __future__ import annotations
@@ -36,19 +38,20 @@ import contextlib
 import json
 import os
 import sqlite3
-from dataclasses import dataclass
+import threading
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .. import catalog
-from .._fsutil import atomic_write_bytes, sha256_file
-from .._version import __version__
-from ..errors import CorruptVideoError
 from . import journal as _journal
 from . import naming as _naming
+from . import rebuild as _rebuild
+from . import rows as _rows
+from . import saving as _saving
 from . import sidecar as _sidecar
-from .index import CorruptIndexError, Index, StoreError
+from . import verify as _verify
+from .index import CorruptIndexError, Index, ReadOnlyStoreError, StoreError, StoreWriteError
 from .records import (
     Event,
     Intent,
@@ -61,11 +64,11 @@ from .records import (
     from_iso,
     iso,
     now_utc,
-    service_time,
 )
 
 if TYPE_CHECKING:
     from ..request import VideoRequest
+    from ..service_clock import ServiceClock
 
 __all__ = [
     "INDEX_NAME",
@@ -76,9 +79,11 @@ __all__ = [
     "LookupKind",
     "OutputStore",
     "Paths",
+    "ReadOnlyStoreError",
     "RebuildReport",
     "SavedResult",
     "StoreError",
+    "StoreWriteError",
     "TaskRecord",
     "load_sidecar",
     "paths_for",
@@ -99,45 +104,13 @@ def load_sidecar(path: str | os.PathLike[str]) -> dict[str, Any]:
 
 def paths_for(root: Path, prompt: str, task_id: str, created_at: datetime) -> Paths:
     """The first-choice paths of a result (the store adds ``-2``... when a name is taken)."""
-    return _paths(root, _naming.stem_for(prompt, task_id, created_at))
-
-
-def _paths(root: Path, stem: str) -> Paths:
-    return Paths(
-        stem=stem,
-        video=_naming.confine(root, stem, ".mp4"),
-        sidecar=_naming.confine(root, stem, ".json"),
-        poster=_naming.confine(root, stem, ".png"),
-        part=_naming.confine(root, stem, ".mp4.part"),
-    )
-
-
-def _media_probe(video: Path) -> dict[str, Any] | None:
-    """media.probe(video).to_dict(), or None when PyAV is not installed."""
-    try:
-        from .. import media
-    except ImportError:
-        return None
-    try:
-        return media.probe(video).to_dict()
-    except ImportError:
-        return None
-
-
-def _make_poster(video: Path, poster: Path) -> Path | None:
-    """A poster frame, or None (no PyAV, or the frame could not be read: a poster is a nicety)."""
-    try:
-        from .. import media
-
-        return media.make_poster(video, poster)
-    except Exception:
-        return None
+    return _rows.paths(root, _naming.stem_for(prompt, task_id, created_at))
 
 
 # --- the store ---------------------------------------------------------------------------
 
 
-class OutputStore:
+class OutputStore(_verify.Healing):
     """The outputs folder (default ``wan_outputs`` in the current directory) and its index.
 
     The folder is resolved once, at construction (in Jupyter the current directory is the
@@ -147,6 +120,11 @@ class OutputStore:
     def __init__(self, directory: str | os.PathLike[str] = "wan_outputs") -> None:
         self._root = Path(os.path.abspath(Path(directory).expanduser()))
         self._index = Index(self._root / INDEX_NAME)
+        # (device, inode) of the index file this store checked (see _ensure)
+        self._opened: tuple[int, int] | None = None
+        self._open_lock = threading.Lock()
+        # intent id -> task id whose journaling failed (never abandon those intents)
+        self._unjournaled: dict[int, str] = {}
 
     @property
     def root(self) -> Path:
@@ -157,6 +135,11 @@ class OutputStore:
     def index_path(self) -> Path:
         """``index.sqlite`` inside the folder."""
         return self._index.path
+
+    @property
+    def read_only(self) -> bool:
+        """Whether the folder cannot be written: saved results are served, nothing is made."""
+        return self._index.read_only
 
     def __repr__(self) -> str:
         return f"OutputStore({str(self._root)!r})"
@@ -188,13 +171,21 @@ class OutputStore:
         """
         _, text = _journal.canonical(request)
         at = iso(now_utc())
-        with self._index.write() as conn:
-            cur = conn.execute(
-                "INSERT INTO intents (digest, model, request_json, created_at, updated_at, state)"
-                " VALUES (?, ?, ?, ?, ?, 'open')",
-                (request.digest, request.model, text, at, at),
-            )
-            return int(cur.lastrowid or 0)
+        try:
+            with self._write() as conn:
+                cur = conn.execute(
+                    "INSERT INTO intents (digest, model, request_json, created_at, updated_at,"
+                    " state) VALUES (?, ?, ?, ?, ?, 'open')",
+                    (request.digest, request.model, text, at, at),
+                )
+                return int(cur.lastrowid or 0)
+        except StoreError:
+            raise  # already says why and that nothing was sent
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(
+                f"the create request was not sent (nothing was paid): it could not be "
+                f"journaled in {self.index_path} first ({exc})"
+            ) from exc
 
     def resolve_intent(
         self,
@@ -208,7 +199,20 @@ class OutputStore:
         one transaction. Also the way to adopt a task found later through the list endpoint."""
         task_id = _journal.check_task_id(task_id)
         at = submitted_at or now_utc()
-        with self._index.write() as conn:
+        try:
+            self._resolve(intent_id, task_id, request_id, at)
+        except (StoreWriteError, sqlite3.Error, OSError) as exc:
+            self._unjournaled[intent_id] = task_id
+            raise StoreError(
+                f"the service created task {task_id} but it could not be journaled in "
+                f"{self.index_path} ({exc}). Intent {intent_id} stays open, so the next run "
+                f"finds the task again instead of paying; or attach({task_id!r})."
+            ) from exc
+        self._unjournaled.pop(intent_id, None)
+        return self._require(task_id)
+
+    def _resolve(self, intent_id: int, task_id: str, request_id: str | None, at: datetime) -> None:
+        with self._write() as conn:
             row = conn.execute("SELECT * FROM intents WHERE id = ?", (intent_id,)).fetchone()
             if row is None:
                 raise StoreError(f"no intent {intent_id} in {self.index_path}")
@@ -225,16 +229,24 @@ class OutputStore:
                 at=at,
             )
             _journal.close_intent(conn, intent_id, "resolved", task_id)
-        return self._require(task_id)
 
     def abandon_intent(self, intent_id: int) -> None:
-        """The create request certainly made no task (an error answer, or never sent)."""
-        with self._index.write() as conn:
+        """The create request certainly made no task (an error answer, or never sent).
+
+        An intent whose task id this store could not journal is never abandoned (the task
+        exists): it is resolved now if the index can be written, else it stays open."""
+        task_id = self._unjournaled.get(intent_id)
+        if task_id is not None:
+            with contextlib.suppress(StoreWriteError, sqlite3.Error, OSError):
+                self._resolve(intent_id, task_id, None, now_utc())
+                self._unjournaled.pop(intent_id, None)
+            return
+        with self._write() as conn:
             _journal.close_intent(conn, intent_id, "abandoned", None)
 
     def dangling_intents(self, digest: str | None = None) -> list[Intent]:
         """Open intents (oldest first), optionally only those for one request digest."""
-        if not self._ready():
+        if not self._ensure(create=False):
             return []
         sql = "SELECT * FROM intents WHERE state = 'open'"
         args: tuple[Any, ...] = ()
@@ -264,7 +276,7 @@ class OutputStore:
         task_id = _journal.check_task_id(task_id)
         _, text = _journal.canonical(request)
         at = submitted_at or now_utc()
-        with self._index.write() as conn:
+        with self._write() as conn:
             self._insert_task(conn, request, text, task_id, request_id=request_id, at=at)
             if intent_id is not None:
                 _journal.close_intent(conn, intent_id, "resolved", task_id)
@@ -305,17 +317,25 @@ class OutputStore:
         detail: str | None = None,
         video_url: str | None = None,
         request_id: str | None = None,
+        service_now: datetime | None = None,
+        clock: ServiceClock | None = None,
     ) -> bool:
         """Journal a polled status; True when it changed the task.
 
         A repeat of the current status changes nothing (no event per poll); a regression
         (RUNNING after SUCCEEDED, anything after a terminal status) is ignored; an
         undocumented status is kept as an event only. ``video_url`` (SUCCEEDED) is stored with
-        its expiry for re-downloads.
+        its expiry for re-downloads, on the local clock but measured on the service's: pass
+        ``service_now`` (the service's time when the answer came, at local time ``at``) or
+        ``clock`` (a ``ServiceClock`` fed with the service's ``Date`` headers); see
+        :func:`~wan_notebook.store.records.url_expiry`.
         """
-        with self._index.write() as conn:
+        at = at or now_utc()
+        if service_now is None and clock is not None and clock.offset is not None:
+            service_now = clock.to_service(at)
+        with self._write() as conn:
             return _journal.apply_status(
-                conn, task_id, status, at or now_utc(), detail, video_url, request_id
+                conn, task_id, status, at, detail, video_url, request_id, service_now=service_now
             )
 
     def record_failure(
@@ -332,7 +352,7 @@ class OutputStore:
         if status not in _journal.FAILURES:
             raise ValueError(f"record_failure takes one of {_journal.FAILURES}, not {status!r}")
         code_text, message_text = _journal.clip(code, 200), _journal.clip(message)
-        with self._index.write() as conn:
+        with self._write() as conn:
             changed = _journal.apply_status(
                 conn, task_id, status, at or now_utc(), code_text, None, request_id
             )
@@ -345,7 +365,7 @@ class OutputStore:
 
     def get(self, task_id: str) -> TaskRecord | None:
         """The journaled task, or None."""
-        if not self._ready():
+        if not self._ensure(create=False):
             return None
         with self._index.read() as conn:
             row = conn.execute("SELECT * FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
@@ -359,11 +379,11 @@ class OutputStore:
         record = self.get(task_id)
         if record is None:
             return None
-        return _request_from_canonical(record.request, record.digest)
+        return _rows.request_from_canonical(record.request, record.digest)
 
     def known_task_ids(self, *, since: datetime | None = None) -> set[str]:
         """Ids of journaled tasks (created at or after ``since``): for reconciling intents."""
-        if not self._ready():
+        if not self._ensure(create=False):
             return set()
         with self._index.read() as conn:
             if since is None:
@@ -376,7 +396,7 @@ class OutputStore:
 
     def history(self, task_id: str) -> list[Event]:
         """The task's status changes, oldest first."""
-        if not self._ready():
+        if not self._ensure(create=False):
             return []
         with self._index.read() as conn:
             rows = conn.execute(
@@ -403,13 +423,13 @@ class OutputStore:
     def lookup(self, request: VideoRequest, *, now: datetime | None = None) -> Lookup:
         """What to do for ``request`` without paying again (see :class:`Lookup`).
 
-        Verifying a saved file costs a ``stat``: its size and mtime are compared with the
-        index, and only when they differ is the file hashed. A file that fails is moved aside
-        to ``<name>.mp4.corrupt`` (never deleted) and the result becomes ``redownload`` or
-        ``expired``. A SUCCEEDED task whose file is in place but was never recorded (a crash
-        before :meth:`save_result` finished) is saved now.
+        A saved file is hashed the first time this process serves it (size, mtime, ctime
+        and inode are remembered, so later lookups cost a ``stat``). A file that fails is
+        moved aside to ``<name>.mp4.corrupt`` (never deleted) and the result becomes
+        ``redownload`` or ``expired``. A SUCCEEDED task whose file is in place but was never
+        recorded (a crash before :meth:`save_result` finished) is saved now.
         """
-        if not self._ready():
+        if not self._ensure(create=False):
             return Lookup("none")
         now = now or now_utc()
         digest = request.digest
@@ -428,6 +448,12 @@ class OutputStore:
         for record in records:
             if record.unfinished:
                 return Lookup("in_flight", task=record, paths=record.paths)
+        for record in succeeded:
+            # No usable URL (an index rebuilt from sidecars has none), but the service still
+            # keeps the task: polling it gives a fresh URL, which beats paying again.
+            if record.service_keeps(now):
+                fresh = self._require(record.task_id)
+                return Lookup("redownload", task=fresh, url=None, paths=fresh.paths)
         dangling = tuple(self.dangling_intents(digest))
         if succeeded:
             return Lookup("expired", task=self._require(succeeded[0].task_id), dangling=dangling)
@@ -442,11 +468,11 @@ class OutputStore:
             "SELECT * FROM tasks WHERE status = 'SUCCEEDED' AND saved_at IS NOT NULL "
             "ORDER BY created_at DESC"
         )
-        wanted = _model_key(model) if model else None
+        wanted = _rows.model_key(model) if model else None
         needle = text.casefold() if text else None
         out: list[SavedResult] = []
         for record in records:
-            if wanted is not None and _model_key(record.model) != wanted:
+            if wanted is not None and _rows.model_key(record.model) != wanted:
                 continue
             if needle is not None and needle not in record.prompt.casefold():
                 continue
@@ -481,7 +507,7 @@ class OutputStore:
                 stem = None
             _, text = _journal.canonical(request)
             at = getattr(task, "submit_time", None) or now_utc()
-            with self._index.write() as conn:
+            with self._write() as conn:
                 self._insert_task(conn, request, text, task_id, request_id=None, at=at, stem=stem)
             record = self._require(task_id)
         elif record.digest != request.digest:
@@ -493,65 +519,8 @@ class OutputStore:
             )
         if not video.is_file():
             raise StoreError(f"{video} does not exist; nothing to save")
-        media = _media_probe(video)
-        sha = sha256_file(video)
-        stat = video.stat()
-        poster = record.paths.poster
-        if not poster.is_file():
-            poster = _make_poster(video, poster) or poster
-        has_poster = poster.is_file()
-        video_url = _journal.clip(getattr(task, "video_url", None))
-        query_id = _journal.clip(getattr(task, "request_id", None), 200)
-        saved_at = now_utc()
-        with self._index.write() as conn:
-            _journal.apply_status(conn, task_id, "SUCCEEDED", saved_at, None, video_url, query_id)
-            row = conn.execute("SELECT * FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
-            sidecar = _sidecar.build(
-                version=__version__,
-                task_id=task_id,
-                model=row["model"],
-                digest=row["digest"],
-                request=json.loads(row["request_json"]),
-                status="SUCCEEDED",
-                submit_request_id=row["submit_request_id"],
-                query_request_id=row["query_request_id"],
-                history=[
-                    {"status": e["status"], "at": e["at"], "detail": e["detail"]}
-                    for e in conn.execute(
-                        "SELECT * FROM events WHERE task_id = ? ORDER BY id", (task_id,)
-                    )
-                ],
-                usage=_sidecar.scalar_dict(getattr(task, "usage", None)),
-                orig_prompt=_journal.clip(getattr(task, "orig_prompt", None), 10_000),
-                actual_prompt=_journal.clip(getattr(task, "actual_prompt", None), 10_000),
-                service_times={
-                    "submit": service_time(getattr(task, "submit_time", None)),
-                    "scheduled": service_time(getattr(task, "scheduled_time", None)),
-                    "end": service_time(getattr(task, "end_time", None)),
-                },
-                created_at=row["created_at"],
-                saved_at=iso(saved_at),
-                video=video.name,
-                size=stat.st_size,
-                sha256=sha,
-                poster=poster.name if has_poster else None,
-                video_info=media,
-            )
-            atomic_write_bytes(record.paths.sidecar, _sidecar.dumps(sidecar))
-            conn.execute(
-                "UPDATE tasks SET saved_at = ?, size = ?, sha256 = ?, mtime_ns = ?, poster = ?, "
-                "media_json = ?, updated_at = ? WHERE task_id = ?",
-                (
-                    iso(saved_at),
-                    stat.st_size,
-                    sha,
-                    stat.st_mtime_ns,
-                    int(has_poster),
-                    None if media is None else json.dumps(media),
-                    iso(saved_at),
-                    task_id,
-                ),
-            )
+        stat, sha = _saving.save_files(self._write, record, task, video)
+        _verify.remember(video, stat, sha)
         return self._saved(self._require(task_id))
 
     # -- rebuilding -----------------------------------------------------------------------
@@ -559,49 +528,50 @@ class OutputStore:
     def rebuild_index(self) -> RebuildReport:
         """Recreate index rows from the sidecars in the folder (the files are the truth).
 
-        Existing rows are completed, not replaced (journal fields such as the re-download URL
-        survive). Files are re-verified by hash at their next :meth:`lookup`. A file that is
-        not a readable sidecar, or names a file outside the rules, is skipped and reported.
+        An unusable index file is first moved aside (kept). Existing rows are completed, not
+        replaced (journal fields such as the re-download URL survive). Files are re-verified
+        by hash at their next :meth:`lookup`. A file that is not a readable sidecar, or names
+        a file outside the rules, is skipped and reported.
         """
-        added = updated = 0
-        skipped: list[tuple[str, str]] = []
         if not self._root.is_dir():
             return RebuildReport(0, 0, ())
-        for path in sorted(self._root.glob("*.json")):
-            if path.name.startswith("."):
-                continue
-            try:
-                row = _journal.row_from_sidecar(path, self._root)
-            except (StoreError, ValueError, TypeError, KeyError) as exc:
-                skipped.append((path.name, str(exc)))
-                continue
-            try:
-                with self._index.write() as conn:
-                    was_added = _journal.upsert_saved(conn, row)
-            except sqlite3.IntegrityError as exc:
-                skipped.append((path.name, f"conflicts with another row: {exc}"))
-                continue
-            if was_added:
-                added += 1
-            else:
-                updated += 1
-        return RebuildReport(added, updated, tuple(skipped))
+        with self._open_lock:
+            _, report = _rebuild.ensure_index(self._index, self._root, create=True, rebuild=True)
+        return report or RebuildReport(0, 0, ())
 
     # -- internals ------------------------------------------------------------------------
 
-    def _ready(self) -> bool:
-        """Whether there is an index to read; a missing one is rebuilt when sidecars exist."""
-        if self._index.exists():
+    def _ensure(self, *, create: bool) -> bool:
+        """Make the index usable before its first use by this store (see
+        :func:`~wan_notebook.store.rebuild.ensure_index`); True when there is one to read.
+
+        Cheap after the first call: one ``stat`` shows the file is the one already checked.
+        """
+        try:
+            st = os.stat(self._index.path)
+            current: tuple[int, int] | None = (st.st_dev, st.st_ino) if st.st_size else None
+        except FileNotFoundError:
+            current = None
+        if current is not None and current == self._opened:
             return True
-        if self._root.is_dir() and any(
-            not p.name.startswith(".") for p in self._root.glob("*.json")
-        ):
-            self.rebuild_index()
-            return self._index.exists()
-        return False
+        with self._open_lock:
+            ok, _ = _rebuild.ensure_index(self._index, self._root, create=create)
+            try:
+                st = os.stat(self._index.path)
+                self._opened = (st.st_dev, st.st_ino) if ok else None
+            except FileNotFoundError:
+                self._opened = None
+            return ok
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction on an index made usable first."""
+        self._ensure(create=True)
+        with self._index.write() as conn:
+            yield conn
 
     def _select(self, sql: str, args: tuple[Any, ...] = ()) -> list[TaskRecord]:
-        if not self._ready():
+        if not self._ensure(create=False):
             return []
         with self._index.read() as conn:
             rows = conn.execute(sql, args).fetchall()
@@ -613,184 +583,15 @@ class OutputStore:
             raise StoreError(f"task {task_id!r} is not in {self.index_path}")
         return record
 
-    def _record(self, row: sqlite3.Row) -> TaskRecord:
-        return TaskRecord(
-            task_id=row["task_id"],
-            digest=row["digest"],
-            model=row["model"],
-            prompt=row["prompt"],
-            status=row["status"],
-            created_at=from_iso(row["created_at"]),  # type: ignore[arg-type]
-            updated_at=from_iso(row["updated_at"]),  # type: ignore[arg-type]
-            paths=_paths(self._root, row["stem"]),
-            submit_request_id=row["submit_request_id"],
-            query_request_id=row["query_request_id"],
-            video_url=row["video_url"],
-            url_expires_at=from_iso(row["url_expires_at"]),
-            error_code=row["error_code"],
-            error_message=row["error_message"],
-            saved_at=from_iso(row["saved_at"]),
-            size=row["size"],
-            sha256=row["sha256"],
-            cached_hits=row["cached_hits"],
-            request=json.loads(row["request_json"]),
-        )
-
     def _saved(self, record: TaskRecord) -> SavedResult:
         with self._index.read() as conn:
             row = conn.execute(
                 "SELECT poster, media_json FROM tasks WHERE task_id = ?", (record.task_id,)
             ).fetchone()
-        poster = record.paths.poster if row["poster"] and record.paths.poster.is_file() else None
-        return SavedResult(
-            task_id=record.task_id,
-            model=record.model,
-            prompt=record.prompt,
-            digest=record.digest,
-            video=record.paths.video,
-            sidecar=record.paths.sidecar,
-            poster=poster,
-            size=record.size or 0,
-            sha256=record.sha256 or "",
-            created_at=record.created_at,
-            saved_at=record.saved_at or record.updated_at,
-            media=json.loads(row["media_json"]) if row["media_json"] else None,
-            cached_hits=record.cached_hits,
-            request=record.request,
-            metadata=_read_metadata(record.paths.sidecar),
-        )
+        return _rows.saved_from(record, bool(row["poster"]), row["media_json"])
+
+    def _record(self, row: sqlite3.Row) -> TaskRecord:
+        return _rows.record_from_row(row, self._root)
 
     def _intent(self, row: sqlite3.Row) -> Intent:
-        return Intent(
-            id=row["id"],
-            digest=row["digest"],
-            model=row["model"],
-            created_at=from_iso(row["created_at"]),  # type: ignore[arg-type]
-            state=row["state"],
-            task_id=row["task_id"],
-            request=json.loads(row["request_json"]),
-        )
-
-    def _verified(self, request: VideoRequest, record: TaskRecord) -> SavedResult | None:
-        """The saved result if its file checks out; heals or quarantines otherwise."""
-        video = record.paths.video
-        if not record.saved:
-            return self._recover(request, record)
-        try:
-            stat = video.stat()
-        except FileNotFoundError:
-            return None
-        with self._index.read() as conn:
-            mtime = conn.execute(
-                "SELECT mtime_ns FROM tasks WHERE task_id = ?", (record.task_id,)
-            ).fetchone()[0]
-        ok = stat.st_size == record.size and (
-            stat.st_mtime_ns == mtime or sha256_file(video) == record.sha256
-        )
-        with self._index.write() as conn:
-            if ok:
-                conn.execute(
-                    "UPDATE tasks SET cached_hits = cached_hits + 1, mtime_ns = ? "
-                    "WHERE task_id = ?",
-                    (stat.st_mtime_ns, record.task_id),
-                )
-            else:
-                self._quarantine(conn, record)
-        return self._saved(self._require(record.task_id)) if ok else None
-
-    def _quarantine(self, conn: sqlite3.Connection, record: TaskRecord) -> None:
-        """Move a corrupt video aside (never delete it) and mark the task unsaved."""
-        video = record.paths.video
-        for n in range(1, 1000):
-            target = video.with_name(video.name + (".corrupt" if n == 1 else f".corrupt-{n}"))
-            if not target.exists():
-                with contextlib.suppress(FileNotFoundError):
-                    os.rename(video, target)
-                break
-        conn.execute(
-            "UPDATE tasks SET saved_at = NULL, mtime_ns = NULL WHERE task_id = ?",
-            (record.task_id,),
-        )
-        detail = f"corrupt file moved to {target.name}"
-        _journal.add_event(conn, record.task_id, "SUCCEEDED", iso(now_utc()), detail)
-
-    def _recover(self, request: VideoRequest, record: TaskRecord) -> SavedResult | None:
-        """A SUCCEEDED task with a file in place but no saved row: finish the save.
-
-        A file only reaches its final name after the download verified it, so it is
-        trusted; a sidecar written just before a crash is adopted when its hash matches.
-        """
-        paths = record.paths
-        if not paths.video.is_file():
-            return None
-        if paths.sidecar.is_file():
-            try:
-                row = _journal.row_from_sidecar(paths.sidecar, self._root)
-            except (StoreError, ValueError, TypeError, KeyError):
-                row = None
-            if (
-                row is not None
-                and row["task_id"] == record.task_id
-                and sha256_file(paths.video) == row["sha256"]
-            ):
-                with self._index.write() as conn:
-                    _journal.upsert_saved(conn, row)
-                return self._verified(request, self._require(record.task_id))
-        task = _JournaledTask(record.task_id, record.video_url, record.query_request_id)
-        try:
-            return self.save_result(request, task, paths.video)
-        except CorruptVideoError:  # the probe could not read it after all
-            with self._index.write() as conn:
-                self._quarantine(conn, record)
-            return None
-
-
-@dataclass(frozen=True)
-class _JournaledTask:
-    """The task fields the index holds, for finishing an interrupted save."""
-
-    task_id: str
-    video_url: str | None
-    request_id: str | None
-    status: str = "SUCCEEDED"
-
-
-def _request_from_canonical(data: dict[str, Any], digest: str) -> VideoRequest:
-    """Rebuild a VideoRequest with exactly the journaled canonical form (no re-validation:
-    the catalog may have changed since, and the task exists anyway)."""
-    from ..request import VideoRequest
-
-    names = ("prompt", "model", "size", "duration", "negative_prompt", "audio", "shot_type")
-    kwargs: dict[str, Any] = {n: data.get(n) for n in names}
-    kwargs.update(prompt_extend=data.get("prompt_extend", True), watermark=data.get("watermark"))
-    kwargs["seed"] = data.get("seed")
-    if "audio_file" in data:
-        kwargs["audio_url"] = data["audio_file"]
-        kwargs["_audio_sha256"] = data.get("audio_sha256")
-    else:
-        kwargs["audio_url"] = data.get("audio_url")
-    try:
-        request = VideoRequest(**kwargs)
-        same = request.digest == digest
-    except (TypeError, ValueError, OSError):
-        same = False
-    if not same:
-        raise StoreError(
-            "the journaled request cannot be rebuilt with the same digest by this version of "
-            "wan-notebook; its canonical form is in the task's sidecar/index row"
-        )
-    return request
-
-
-def _read_metadata(path: Path) -> dict[str, Any]:
-    try:
-        return _sidecar.load(path)
-    except StoreError:
-        return {}
-
-
-def _model_key(model: str) -> str:
-    try:
-        return catalog.get_model(model).id
-    except KeyError:
-        return model
+        return _rows.intent_from_row(row)

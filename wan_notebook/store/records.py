@@ -29,6 +29,8 @@ LookupKind = Literal["saved", "redownload", "in_flight", "expired", "none"]
 #: A signed URL this close to expiry is treated as expired (a download takes time).
 URL_MARGIN = timedelta(minutes=2)
 UNFINISHED = ("PENDING", "RUNNING")
+#: A task this close to the end of its lifetime on the service is not polled for a new URL.
+TASK_MARGIN = timedelta(minutes=10)
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,12 @@ class TaskRecord:
         """PENDING or RUNNING: still worth polling."""
         return self.status in UNFINISHED
 
+    def service_keeps(self, now: datetime | None = None) -> bool:
+        """Whether the service should still know this task (created less than its 24 h
+        lifetime ago, with a margin), so polling it can give a fresh video URL."""
+        lifetime = timedelta(seconds=catalog.TASK_LIFETIME_S) - TASK_MARGIN
+        return (now or now_utc()) < self.created_at + lifetime
+
     def url_alive(self, now: datetime | None = None) -> bool:
         """Whether ``video_url`` can still be downloaded (with a safety margin)."""
         if not self.video_url or self.url_expires_at is None:
@@ -138,8 +146,10 @@ class Lookup:
 
     ``saved``: ``saved`` is on disk and verified. ``redownload``: the task SUCCEEDED, the file
     is missing or was corrupt (moved aside to ``*.corrupt``) and ``url`` still works; download
-    it to ``paths``. ``in_flight``: ``task`` is PENDING/RUNNING, re-attach to it.
-    ``expired``: the file is gone and the URL expired. ``none``: nothing usable (FAILED and
+    it to ``paths`` (``url`` is None when no working URL is journaled but the task is young
+    enough for the service to keep it: poll the task for a fresh URL). ``in_flight``:
+    ``task`` is PENDING/RUNNING, re-attach to it. ``expired``: the file is gone, the URL
+    expired and the service no longer keeps the task. ``none``: nothing usable (FAILED and
     CANCELED tasks are journaled but never served). ``dangling`` lists open intents for the
     same request (a create whose answer never came): reconcile them before paying again.
     """
@@ -196,10 +206,9 @@ def service_time(value: Any) -> str | None:
     return None
 
 
-def url_expiry(url: str, at: datetime) -> datetime:
-    """When a signed OSS URL stops working: its ``Expires`` (V1) or ``x-oss-date`` +
-    ``x-oss-expires`` (V4) query fields, else ``at`` + the 24 h the service promises."""
-    fallback = at.astimezone(timezone.utc) + timedelta(seconds=catalog.TASK_LIFETIME_S)
+def _signed_expiry(url: str) -> datetime | None:
+    """The instant a signed OSS URL says it stops working, on the *service's* clock: its
+    ``Expires`` (V1) or ``x-oss-date`` + ``x-oss-expires`` (V4) query fields; None if absent."""
     try:
         query = {k.lower(): v[0] for k, v in parse_qs(urlsplit(url).query).items()}
         if "expires" in query:
@@ -211,4 +220,35 @@ def url_expiry(url: str, at: datetime) -> datetime:
             )
     except (ValueError, OverflowError, OSError):
         pass
-    return fallback
+    return None
+
+
+def url_expiry(url: str, at: datetime, *, service_now: datetime | None = None) -> datetime:
+    """When a signed URL received at local time ``at`` stops working, on the *local* clock.
+
+    The URL's own expiry is on the service's clock. With ``service_now`` (the service's time
+    at ``at``, from its ``Date`` header) the URL's remaining lifetime is measured on the
+    service's clock and added to ``at``: a local clock a day fast or slow changes nothing.
+    Without it, the lifetime is measured against ``at``; a lifetime that is impossible for a
+    URL the service has just handed out (already expired, or longer than the task's 24 h)
+    means the local clock is wrong, and the service's promise (``at`` + 24 h) is used instead:
+    better to try the download (a 403 says it expired) than to pay for the video again.
+    """
+    at = at.astimezone(timezone.utc)
+    promised = timedelta(seconds=catalog.TASK_LIFETIME_S)
+    expires = _signed_expiry(url)
+    if expires is None:
+        return at + promised
+    if service_now is not None:
+        if service_now.tzinfo is None:
+            service_now = service_now.replace(tzinfo=timezone.utc)
+        return at + (expires - service_now)
+    lifetime = expires - at
+    if timedelta(0) < lifetime <= promised + URL_SKEW_SLACK:
+        return expires
+    return at + promised
+
+
+#: How far beyond the promised 24 h a fresh URL's lifetime may reach before the local clock
+#: is taken to be slow (signing happens a little after the task ends).
+URL_SKEW_SLACK = timedelta(hours=1)
