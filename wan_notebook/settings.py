@@ -14,7 +14,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from . import catalog
+from . import catalog, checks
 from .errors import ConfigurationError
 
 __all__ = [
@@ -94,13 +94,19 @@ def resolve_api_key(
     """Find the API key: argument, ``DASHSCOPE_API_KEY``, ``DASHSCOPE_API_KEY_FILE_PATH``,
     then ``~/.dashscope/api_key``. Returns ``(Secret, source)``.
 
-    Raises :class:`ConfigurationError` listing every place that was looked at.
+    Raises :class:`ConfigurationError` listing every place that was looked at, and
+    :class:`~wan_notebook.errors.SettingError` for a key that is not a usable string (never
+    showing it).
     """
+    if isinstance(api_key, Secret):
+        api_key = Secret(checks.api_key(api_key.reveal()) or "")
+    else:
+        api_key = checks.api_key(api_key)
     if api_key:
         return Secret(api_key), "argument"
     e = _env(env)
     if e.get(ENV_KEY, "").strip():
-        return Secret(e[ENV_KEY].strip()), f"env {ENV_KEY}"
+        return Secret(checks.api_key(e[ENV_KEY], f"env {ENV_KEY}") or ""), f"env {ENV_KEY}"
     looked = ["api_key= argument", f"env {ENV_KEY}"]
     file_env = e.get(ENV_KEY_FILE, "").strip()
     if file_env:
@@ -108,14 +114,15 @@ def resolve_api_key(
         looked.append(f"file {path} (from {ENV_KEY_FILE})")
         value = _read_key_file(path)
         if value:
-            return Secret(value), f"file {path} (from {ENV_KEY_FILE})"
+            source = f"file {path} (from {ENV_KEY_FILE})"
+            return Secret(checks.api_key(value, source) or ""), source
     else:
         looked.append(f"env {ENV_KEY_FILE}")
     default = (home / ".dashscope" / "api_key") if home else Path(DEFAULT_KEY_FILE).expanduser()
     looked.append(f"file {default}")
     value = _read_key_file(default)
     if value:
-        return Secret(value), f"file {default}"
+        return Secret(checks.api_key(value, f"file {default}") or ""), f"file {default}"
     raise ConfigurationError(
         "no DashScope API key found; looked at: "
         + ", ".join(looked)
@@ -126,18 +133,17 @@ def resolve_api_key(
 def resolve_region(
     region: str | None = None, *, env: Mapping[str, str] | None = None
 ) -> tuple[catalog.Region, str]:
-    """The region from the argument, ``DASHSCOPE_REGION``, or the default (Singapore)."""
-    if region:
-        source = "argument"
-    else:
-        region = _env(env).get(ENV_REGION, "").strip() or None
-        source = f"env {ENV_REGION}"
-    if not region:
+    """The region from the argument, ``DASHSCOPE_REGION``, or the default (Singapore).
+
+    An unknown name raises :class:`~wan_notebook.errors.SettingError` naming ``region``.
+    """
+    if region is not None and region != "":
+        return checks.region(region), "argument"  # type: ignore[return-value]
+    text = _env(env).get(ENV_REGION, "").strip()
+    if not text:
         return catalog.get_region(catalog.DEFAULT_REGION), "default"
-    try:
-        return catalog.get_region(region), source
-    except ValueError as exc:
-        raise ConfigurationError(f"{exc} (from {source})") from None
+    source = f"env {ENV_REGION}"
+    return checks.region(text, source), source  # type: ignore[return-value]
 
 
 def resolve_workspace(
@@ -162,13 +168,16 @@ def resolve_base_url(
     """The HTTP API base URL (``.../api/v1``, no trailing slash).
 
     Order: argument, ``DASHSCOPE_HTTP_BASE_URL``, then the region's host (the workspace host
-    when a workspace is known and the region has one).
+    when a workspace is known and the region has one). A given or configured URL that is not
+    ``http(s)://host/...`` raises :class:`~wan_notebook.errors.SettingError` naming
+    ``base_url`` and where it came from, before any request.
     """
-    if base_url:
-        return base_url.rstrip("/"), "argument"
+    if base_url is not None and base_url != "":
+        return checks.base_url(base_url), "argument"
     e = _env(env)
     if e.get(ENV_BASE_URL, "").strip():
-        return e[ENV_BASE_URL].strip().rstrip("/"), f"env {ENV_BASE_URL}"
+        source = f"env {ENV_BASE_URL}"
+        return checks.base_url(e[ENV_BASE_URL], source), source
     reg, reg_source = resolve_region(region, env=env)
     ws, _ = resolve_workspace(workspace, env=env)
     try:
