@@ -171,6 +171,7 @@ def test_good_base_urls(url: str, expected: str) -> None:
      ("127.0.0.1:8000/api/v1", "scheme '127.0.0.1'|no http"), ("http:///api/v1", "no host"),
      ("http://exa mple.com", "spaces"), ("http://h:99999/v1", "not a URL"),
      ("http://h:port/v1", "not a URL"), ("http://u:p@h/v1", "credentials"),
+     ("http://xn--/api/v1", "not a URL"), ("http://[zz]/api/v1", "not a URL"),
      ("http://h/v1?x=1", "query"), ("", "no http")],
 )  # fmt: skip
 def test_bad_base_urls_are_named(url: str, why: str) -> None:

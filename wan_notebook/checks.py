@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
+import httpx
+
 from . import catalog
 from .errors import ParameterTypeError, SettingError, ValidationError
 
@@ -310,7 +312,8 @@ def base_url(value: Any, source: str = "argument") -> str:
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 -- raises ValueError for a port out of range or not a number
-    except ValueError as exc:
+        httpx.Request("GET", url)  # what the client builds: a host it cannot encode fails here
+    except Exception as exc:  # ValueError, httpx.InvalidURL, idna errors
         raise fail(param, value, f"is not a URL ({exc})", allowed, cls=SettingError) from None
     if parts.scheme.lower() not in _URL_SCHEMES:
         problem = f"has the scheme {parts.scheme!r}" if parts.scheme else "has no http(s)://"
