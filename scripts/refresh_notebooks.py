@@ -7,10 +7,16 @@ Each runs in emulator mode with an empty ``notebooks/wan_outputs/`` (the same pr
 ``notebooks/conftest.py``), then is saved with its outputs and checked: no absolute path of this
 machine, no API key, no widget state.
 
-One change is made to the outputs: ``wan_outputs/`` is not in the repository, so the poster
-frames the outputs reference there are inlined as small JPEG ``data:`` URIs; a static viewer
-(GitHub) then shows each video's first frame. A live run references the files instead;
-``nbval_sanitize.cfg`` treats both forms as the same poster.
+The outputs are then made to look right where ``wan_outputs/`` does not exist (it is not in
+the repository: GitHub, a fresh clone):
+
+* each ``<video>`` player becomes its inlined poster with "run the cell to make this video"
+  (:func:`wan_notebook.notebook.render.missing_video_html`, what a live kernel shows for a
+  missing file), instead of a dead player;
+* poster references left in HTML are inlined as small JPEG ``data:`` URIs;
+* the emulator's port (different on every run, stale in a clone) is not stored.
+
+``nbval_sanitize.cfg`` treats the live and the stored forms as the same.
 """
 
 from __future__ import annotations
@@ -75,6 +81,62 @@ def inline_posters(nb: nbformat.NotebookNode, folder: Path) -> int:
     return count
 
 
+PLAYER = re.compile(r'<video class="wan-video" src="(wan_outputs/[^"]+)"([^>]*)>.*?</video>')
+ATTR = re.compile(r'(\w[\w-]*)="([^"]*)"')
+LOCAL_URL = re.compile(r"(https?://)?127\.0\.0\.1:\d+(/api/v1)?")
+#: what a stored notebook says instead of the emulator's URL of the run that made it
+LOCAL_TEXT = "a local port on 127.0.0.1"
+
+
+def freeze_players(nb: nbformat.NotebookNode) -> int:
+    """Replace each ``<video>`` of a ``wan_outputs/`` file by the poster and "run the cell to
+    make this video" (the files are not in the repository); returns how many."""
+    from html import unescape
+
+    from wan_notebook.notebook.render import missing_video_html
+
+    count = 0
+
+    def swap(match: re.Match[str]) -> str:
+        nonlocal count
+        attrs = dict(ATTR.findall(match.group(2)))
+        count += 1
+        poster = unescape(attrs["poster"]) if "poster" in attrs else None
+        return missing_video_html(
+            unquote(match.group(1)),
+            poster_src=poster,
+            width=int(attrs.get("width") or 640),
+            alt=attrs.get("aria-label", "generated video"),
+        )
+
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            if "text/html" in data:
+                data["text/html"] = PLAYER.sub(swap, data["text/html"])
+    return count
+
+
+def hide_ports(nb: nbformat.NotebookNode) -> int:
+    """Replace the emulator's loopback URL in every output; returns how many."""
+    count = 0
+
+    def fix(text: str) -> str:
+        nonlocal count
+        new, n = LOCAL_URL.subn(LOCAL_TEXT, text)
+        count += n
+        return new
+
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            if "text" in out:
+                out["text"] = fix(out["text"])
+            for mime, value in out.get("data", {}).items():
+                if isinstance(value, str):
+                    out["data"][mime] = fix(value)
+    return count
+
+
 def leaks(text: str) -> list[str]:
     """Things a stored notebook must not contain."""
     found = []
@@ -97,14 +159,19 @@ def main(argv: list[str]) -> int:
         with tempfile.TemporaryDirectory(prefix="wan-nb-home-") as home:
             nb = execute_notebook(path, cwd=NOTEBOOKS, env=prep.emulator_mode_env(home))
         posters = inline_posters(nb, NOTEBOOKS)
+        players = freeze_players(nb)
+        ports = hide_ports(nb)
         text = nbformat.writes(nb)
-        bad = leaks(text)
+        bad = leaks(text) + (["a <video> of wan_outputs/"] if PLAYER.search(text) else [])
         if bad:
             print(f"{path.name}: NOT saved, it contains {bad}", file=sys.stderr)
             return 1
         nbformat.write(nb, path)
         took = time.monotonic() - started
-        print(f"{path.name}: executed and saved in {took:.1f} s ({posters} poster references)")
+        print(
+            f"{path.name}: executed and saved in {took:.1f} s ({players} players frozen, "
+            f"{posters} poster references inlined, {ports} emulator URLs hidden)"
+        )
     return 0
 
 

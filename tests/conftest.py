@@ -64,6 +64,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
     os.environ["DASHSCOPE_API_KEY"] = SESSION_CANARY
     os.environ.pop("DASHSCOPE_API_KEY_FILE_PATH", None)
+    # A background emulator that a test or its kernel starts (`%wanvideo connect` without a
+    # key) lives in a folder of this run, never the user's, and is stopped when the run ends.
+    import tempfile
+
+    from wan_notebook.emulator import service
+
+    os.environ[service.ENV_DIR] = tempfile.mkdtemp(prefix="wan-emulator-tests-")
 
 
 def _files_with(root: Any, needle: bytes) -> list[str]:
@@ -78,6 +85,16 @@ def _files_with(root: Any, needle: bytes) -> list[str]:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    import os
+    import shutil
+    from pathlib import Path
+
+    from wan_notebook.emulator import service
+
+    folder = os.environ.get(service.ENV_DIR)
+    if folder and os.path.basename(folder).startswith("wan-emulator-tests-"):
+        service.stop(Path(folder))
+        shutil.rmtree(folder, ignore_errors=True)
     factory = getattr(session.config, "_tmp_path_factory", None)
     if factory is None:
         return

@@ -68,13 +68,21 @@ def test_build_query_cancel_list_policy():
     with pytest.raises(ValueError):
         protocol.build_query("")
     spec = protocol.build_list(
-        model="wan2.6-t2v", status="SUCCEEDED", start_time=datetime(2025, 9, 29, 0, 0, 0),
+        model="wan2.6-t2v", status="SUCCEEDED",
+        start_time=datetime(2025, 9, 29, 0, 0, 0, tzinfo=protocol.SERVICE_TZ),
         end_time="20250929235959", page_no=2, page_size=5,
     )  # fmt: skip
     assert spec.params == {
         "page_no": "2", "page_size": "5", "model_name": "wan2.6-t2v", "status": "SUCCEEDED",
         "start_time": "20250929000000", "end_time": "20250929235959",
     }  # fmt: skip
+    # the window is on the service's clock (UTC+8): other zones and naive local time convert
+    utc = datetime(2025, 9, 28, 16, 0, 0, tzinfo=timezone.utc)
+    assert protocol.format_list_time(utc) == "20250929000000"
+    local = datetime(2025, 9, 29, 0, 0, 0)
+    assert protocol.format_list_time(local) == local.astimezone(protocol.SERVICE_TZ).strftime(
+        "%Y%m%d%H%M%S"
+    )
     with pytest.raises(ValueError):
         protocol.build_list(start_time="2025-09-29")
     p = protocol.build_upload_policy("wan2.6-t2v")
@@ -86,7 +94,7 @@ def test_parse_seed_python_example():
     assert t.task_id == "5b65411f-d946-4e29-859e-xxxxxx"
     assert t.status == "SUCCEEDED" and t.succeeded and t.is_terminal
     assert t.code is None and t.message is None
-    assert t.submit_time == datetime(2025, 10, 23, 11, 47, 23, 879000)
+    assert t.submit_time == datetime(2025, 10, 23, 11, 47, 23, 879000, tzinfo=protocol.SERVICE_TZ)
     assert t.queue_seconds == pytest.approx(10.472)
     assert t.run_seconds == pytest.approx(300.972)
     assert t.usage["SR"] == 720 and t.video_seconds == 10
@@ -164,8 +172,15 @@ def test_parse_lenient_oddities():
 
 
 def test_parse_time_forms():
-    assert protocol.parse_time("2025-09-29 14:18:52") == datetime(2025, 9, 29, 14, 18, 52)
-    assert protocol.parse_time("2025-09-29T14:18:52.5") == datetime(2025, 9, 29, 14, 18, 52, 500000)
+    # the service's time strings are Beijing time (UTC+8), whatever the machine's zone
+    beijing = protocol.SERVICE_TZ
+    assert protocol.parse_time("2025-09-29 14:18:52") == datetime(
+        2025, 9, 29, 14, 18, 52, tzinfo=beijing
+    )
+    assert protocol.parse_time("2025-09-29T14:18:52.5") == datetime(
+        2025, 9, 29, 14, 18, 52, 500000, tzinfo=beijing
+    )
+    assert protocol.parse_time("2025-09-29 14:18:52.331") == protocol.parse_time(1759126732331)
     assert protocol.parse_time(1759126732331) == datetime(
         2025, 9, 29, 6, 18, 52, 331000, tzinfo=timezone.utc
     )

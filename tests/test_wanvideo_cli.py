@@ -6,8 +6,12 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -129,8 +133,9 @@ def test_status_cancel_and_list(
     assert main(["cancel", task.task_id]) == 1
     err = capsys.readouterr().err
     assert err.startswith("wanvideo cancel: ") and err.count("\n") == 1
-    assert main(["status", "no-such-task"]) == 0
-    assert "UNKNOWN" in capsys.readouterr().out  # the service's answer for an id it never had
+    assert main(["status", "no-such-task"]) == 1  # an id the service never had is a failure
+    out, err = capsys.readouterr()
+    assert "UNKNOWN" in out and "does not know task no-such-task" in err
 
 
 def test_attach_follows_an_existing_task_and_lists_it(
@@ -205,4 +210,130 @@ def test_demo_runs_the_quickstart_end_to_end(here: Path, capsys: Any) -> None:
     assert "&lt;img src=x onerror=" in html and "<img src=x" not in html
     videos = sorted(p.name for p in folder.glob("*.mp4"))
     assert len(videos) == 2 and all(v in html for v in videos)
+    # the export carries each player's poster (inlined: the HTML may travel without the files)
+    assert html.count('poster="data:image/jpeg;base64,') == 2
     assert str(here) not in (folder / "01-quickstart.ipynb").read_text()
+
+
+def test_help_documents_the_exit_codes(capsys: Any) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(["--help"])
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    for line in ("0    success", "1    failure", "2    bad usage", "130  interrupted"):
+        assert line in out
+
+
+def wait_status(emu: Any, task_id: str, status: str) -> None:
+    """Poll the emulator (generous deadline) until the task reaches ``status``."""
+    deadline = time.monotonic() + 120
+    with WanClient(emu.api_key, base_url=emu.base_url) as client:
+        while client.get(task_id).status != status:
+            assert time.monotonic() < deadline, f"task never reached {status}"
+            time.sleep(0.1)
+
+
+def test_cancel_of_a_running_task_says_why_not(
+    here: Path, emulator_factory: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    emu = emulator_factory(speed=4.0, rate_limits=False)  # RUNNING lasts a while
+    use(emu, monkeypatch)
+    with WanClient(emu.api_key, base_url=emu.base_url) as client:
+        task = client.submit("a busy fox", model="wan2.5-t2v-preview", size="832*480")
+    wait_status(emu, task.task_id, "RUNNING")
+    assert main(["cancel", task.task_id]) == 1
+    err = capsys.readouterr().err
+    assert f"task {task.task_id} is RUNNING" in err and "only PENDING" in err
+    assert "Fix the request parameters" not in err
+    assert f"wanvideo attach {task.task_id}" in err
+
+
+def test_a_timeout_leaves_the_task_running_and_says_how_to_resume(
+    here: Path, emulator_factory: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    emu = emulator_factory(speed=0.5, rate_limits=False)  # PENDING for a long while
+    use(emu, monkeypatch)
+    with WanClient(emu.api_key, base_url=emu.base_url) as client:
+        task = client.submit("a slow fox", model="wan2.5-t2v-preview", size="832*480")
+    assert main(["attach", task.task_id, "--timeout", "0.5"]) == 1
+    err = capsys.readouterr().err
+    assert "FAILED" not in err and "attach('" not in err
+    assert f"task {task.task_id} is still PENDING on the service" in err
+    assert f"wanvideo attach {task.task_id}" in err and f"wanvideo cancel {task.task_id}" in err
+
+
+def test_hints_use_commands_not_python(here: Path, capsys: Any) -> None:
+    assert main(["generate", "a fox", *FAST]) == 1  # no key anywhere
+    err = capsys.readouterr().err
+    assert "DASHSCOPE_API_KEY" in err and "api_key=" not in err
+
+
+def test_ctrl_c_exits_130_and_the_task_keeps_running(here: Path) -> None:
+    """SIGINT to the installed entry point while the task runs on its emulator: exit 130,
+    the closing line says DETACHED (not FAILED) and how to attach again."""
+    exe = Path(sys.executable).with_name("wanvideo")
+    if not exe.exists():
+        pytest.skip(f"no wanvideo script next to {sys.executable} (package not installed)")
+    env = {k: v for k, v in os.environ.items() if k not in ENV_NAMES}
+    args = [str(exe), "generate", "a fox interrupted", *FAST, "--emulator"]
+    proc = subprocess.Popen(
+        [*args, "--emulator-speed", "3"],
+        stderr=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    seen = []
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # one line per status when stderr is not a terminal
+            seen.append(line)
+            if line.startswith(("PENDING", "RUNNING")) and "task " in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        out, rest = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    err = "".join(seen) + rest
+    task_id = re.search(r"task ([0-9a-f-]{36})", err)
+    assert task_id, err
+    assert proc.returncode == 130, err
+    assert "DETACHED" in err and "FAILED" not in err and "Traceback" not in err, err
+    assert f"wanvideo attach {task_id.group(1)}" in err
+    assert out == ""
+
+
+def test_ctrl_c_in_process_is_exit_130_not_failed(
+    here: Path, emulator_factory: Any, monkeypatch: pytest.MonkeyPatch, capsys: Any
+) -> None:
+    """A real SIGINT to this process once the CLI has polled the task: exit 130, DETACHED."""
+    emu = emulator_factory(speed=0.5, rate_limits=False)  # PENDING for a long while
+    use(emu, monkeypatch)
+    with WanClient(emu.api_key, base_url=emu.base_url) as client:
+        task = client.submit("a fox to leave", model="wan2.5-t2v-preview", size="832*480")
+    queries = emu.stats()["requests"]["query"]
+    stop = threading.Event()
+
+    def ctrl_c_once_polled() -> None:
+        deadline = time.monotonic() + 120
+        while not stop.is_set() and time.monotonic() < deadline:
+            if emu.stats()["requests"]["query"] > queries:
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            stop.wait(0.02)
+
+    sender = threading.Thread(target=ctrl_c_once_polled)
+    sender.start()
+    try:
+        code = main(["attach", task.task_id])
+    finally:
+        stop.set()
+        sender.join()
+    assert code == 130
+    err = capsys.readouterr().err
+    assert "DETACHED" in err and "FAILED" not in err and "CANCELED" not in err
+    assert f"wanvideo attach {task.task_id}" in err
+    with WanClient(emu.api_key, base_url=emu.base_url) as client:
+        assert client.get(task.task_id).status == "PENDING"  # still there, not canceled

@@ -2,24 +2,43 @@
 
 It saves exactly as the notebook does (same store, same names, same sidecars), so a video made
 here is a cache hit in a notebook that asks for the same request, and the other way round.
-Exit codes: 0 success, 1 the service or the task failed, 2 bad usage, 130 interrupted.
+Exit codes (also in ``--help``): 0 success, 1 failure (the service, the task, an unknown
+task id, a wait that timed out), 2 bad usage, 130 interrupted (Ctrl-C). Hints are written as
+``wanvideo`` commands: this module renders them from the exception's ``task_id`` rather than
+printing the Python API's wording.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import re
 import sys
 from collections.abc import Sequence
 from typing import Any
 
 from . import catalog, checks
 from ._version import __version__
-from .errors import ValidationError, WanError
+from .errors import (
+    APIError,
+    ConfigurationError,
+    DetachedError,
+    ValidationError,
+    WaitTimeoutError,
+    WanError,
+)
 from .options import add_generation_options, request_params
 
-__all__ = ["main"]
+__all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "main"]
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+EPILOG = """exit codes:
+  0    success
+  1    failure: the service refused, the task failed or is unknown, a wait timed out
+  2    bad usage: a wrong option or value (nothing was sent)
+  130  interrupted (Ctrl-C); a submitted task keeps running: wanvideo attach ID"""
 
 
 def _connection_args(p: argparse.ArgumentParser) -> None:
@@ -56,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="wanvideo",
         description="Alibaba Wan text-to-video from the command line. The API key comes from "
         "DASHSCOPE_API_KEY (or DASHSCOPE_API_KEY_FILE_PATH, ~/.dashscope/api_key).",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"wan-notebook {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -200,16 +221,25 @@ async def _follow(conn: _Connection, args: argparse.Namespace, request: Any = No
         try:
             return await job
         except (KeyboardInterrupt, asyncio.CancelledError):
+            # stop following, do not cancel: the job then ends DETACHED, not FAILED/CANCELED
+            task = job._task
+            job.detach()
+            if task is not None and not task.done():
+                with contextlib.suppress(BaseException):
+                    await asyncio.wait([task], timeout=5.0)
             if job.task_id:
-                print(
-                    f"\ninterrupted; task {job.task_id} keeps running and stays journaled.\n"
-                    f"  resume: wanvideo attach {job.task_id}\n"
-                    f"  cancel: wanvideo cancel {job.task_id}",
-                    file=sys.stderr,
-                )
+                print(_resume_hint(job.task_id, job.status), file=sys.stderr)
             raise
     finally:
         await runner.aclose()
+
+
+def _resume_hint(task_id: str, status: str | None = None) -> str:
+    """What to do about a task this command stopped following, as ``wanvideo`` commands."""
+    lines = [f"  resume: wanvideo attach {task_id}"]
+    if status in (None, "PENDING"):
+        lines.append(f"  cancel: wanvideo cancel {task_id}   (only while PENDING)")
+    return "\n".join(lines)
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -249,20 +279,47 @@ def _cmd_status(args: argparse.Namespace) -> int:
         if value not in (None, ""):
             print(f"{key:15} {value}")
     if task.status == "UNKNOWN":
-        print("(the service does not know this id: task ids live 24 hours and belong to one "
-              "region and account)")  # fmt: skip
-    elif not task.is_terminal:
+        print(
+            f"wanvideo status: the service does not know task {args.task_id} (task ids live "
+            "24 hours and belong to one region and account)",
+            file=sys.stderr,
+        )
+        return EXIT_FAILURE
+    if not task.is_terminal:
         print(f"(wanvideo attach {task.task_id} follows it and saves the video)")
-    return 0
+    return EXIT_OK
 
 
 def _cmd_cancel(args: argparse.Namespace) -> int:
     from .client import WanClient
 
     with _Connection(args) as conn, WanClient(conn.api_key, **conn.kwargs()) as client:
-        client.cancel(args.task_id)
-    print(f"task {args.task_id} canceled")
-    return 0
+        try:
+            client.cancel(args.task_id)
+        except APIError as exc:
+            # the service refuses to cancel anything but PENDING: say what the task is doing
+            try:
+                status = client.get(args.task_id).status
+            except WanError:
+                raise exc from None
+            if status == "PENDING":
+                raise
+            print(_cancel_refused(args.task_id, status), file=sys.stderr)
+            return EXIT_FAILURE
+    print(f"task {args.task_id} canceled; nothing is billed for it")
+    return EXIT_OK
+
+
+def _cancel_refused(task_id: str, status: str) -> str:
+    head = f"wanvideo cancel: task {task_id} is {status}, not canceled: "
+    if status == "RUNNING":
+        return head + (
+            "the service cancels only PENDING tasks, so it will finish (and is billed if it "
+            f"succeeds); wanvideo attach {task_id} saves the video"
+        )
+    if status == "UNKNOWN":
+        return head + "the service does not know this id (ids live 24 hours, per region)"
+    return head + "it has already ended"
 
 
 def _same_model(a: str, b: str) -> bool:
@@ -286,7 +343,7 @@ def _cmd_list(args: argparse.Namespace) -> int:
         if args.status and rec.status != args.status.upper():
             continue
         seen.add(rec.task_id)
-        where = rec.paths.video.name if rec.saved else repr(" ".join(rec.prompt.split())[:50])
+        where = rec.paths.video.name if rec.saved else repr(_clip(rec.prompt, 50))
         print(f"{rec.task_id:38} {rec.status:10} {rec.model:20} {where}")
     if args.local:
         return 0
@@ -298,6 +355,12 @@ def _cmd_list(args: argparse.Namespace) -> int:
             if item.task_id not in seen:
                 print(f"{item.task_id:38} {item.status:10} {item.model or '':20} (service only)")
     return 0
+
+
+def _clip(text: str, limit: int) -> str:
+    """One line, cut with an ellipsis when longer than ``limit``."""
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _cmd_models(args: argparse.Namespace) -> int:
@@ -352,13 +415,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _COMMANDS[args.command](args)
     except ValidationError as exc:
-        parser.exit(2, f"wanvideo {args.command}: error: {exc}\n")
+        parser.exit(EXIT_USAGE, f"wanvideo {args.command}: error: {exc}\n")
+    except (DetachedError, WaitTimeoutError) as exc:
+        print(f"wanvideo {args.command}: {_still_running(exc)}", file=sys.stderr)
+        return EXIT_FAILURE
     except WanError as exc:
-        print(f"wanvideo {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
+        print(f"wanvideo {args.command}: {_error_text(exc)}", file=sys.stderr)
+        return EXIT_FAILURE
     except KeyboardInterrupt:
-        return 130
-    return 0
+        print(f"wanvideo {args.command}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    return EXIT_OK
+
+
+def _still_running(exc: DetachedError | WaitTimeoutError) -> str:
+    """A task we stopped waiting for: its real state and how to pick it up again."""
+    tid = exc.task_id or "?"
+    status = getattr(exc, "status", None) or "running"
+    why = "the --timeout ran out" if isinstance(exc, WaitTimeoutError) else "stopped following"
+    return f"task {tid} is still {status} on the service ({why})\n" + _resume_hint(
+        tid, getattr(exc, "status", None)
+    )
+
+
+# wording of the Python API that has a command-line equivalent, or none
+_PYTHON_HINTS = (
+    (re.compile(r"api_key= argument, "), ""),
+    (re.compile(r" or pass api_key=\.\.\."), ""),
+    (re.compile(r"attach\('([^']+)'\)"), r"wanvideo attach \1"),
+)
+
+
+def _error_text(exc: WanError) -> str:
+    """``Class: message`` with hints in ``wanvideo`` terms (never Python syntax)."""
+    text = str(exc)
+    if isinstance(exc, ConfigurationError) or "attach('" in text:
+        for pattern, repl in _PYTHON_HINTS:
+            text = pattern.sub(repl, text)
+    return f"{type(exc).__name__}: {text}"
 
 
 if __name__ == "__main__":  # pragma: no cover

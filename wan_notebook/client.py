@@ -14,6 +14,7 @@ exceptions, whose ``request`` carries the headers, are never chained).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import errno
 import logging
 import mimetypes
@@ -21,7 +22,7 @@ import os
 import random
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -47,11 +48,13 @@ from .protocol import CallSpec, Task, TaskPage, TaskSummary, ensure_succeeded
 from .request import PARAMS, VideoRequest
 from .retry import Failure, RetryPolicy, Verdict, submit_uncertain
 from .settings import (
+    POLL_SCALE_ENV,
     Secret,
     resolve_api_key,
     resolve_base_url,
     resolve_poll_scale,
     resolve_workspace,
+    speed_from_headers,
 )
 
 __all__ = ["AsyncWanClient", "GenerateResult", "WanClient"]
@@ -100,10 +103,11 @@ def _task_id_of(task_or_id: Task | TaskSummary | str) -> tuple[str, Task | None]
 
 
 def _as_datetime(value: datetime | str, name: str) -> datetime:
+    """An aware datetime: naive ones are local time, strings the service's clock (UTC+8)."""
     if isinstance(value, datetime):
-        return value.astimezone().replace(tzinfo=None) if value.tzinfo else value
+        return value.astimezone()
     text = protocol.format_list_time(value)
-    return datetime.strptime(text, "%Y%m%d%H%M%S")
+    return datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=protocol.SERVICE_TZ)
 
 
 def _list_windows(
@@ -152,7 +156,8 @@ class _Core:
         )
         self.workspace, self.workspace_source = resolve_workspace(workspace)
         self.retry = RetryPolicy(max_retries=max_retries)
-        self.poll_config = PollConfig(time_scale=resolve_poll_scale(poll_scale)[0])
+        scale, self.poll_scale_source = resolve_poll_scale(poll_scale)
+        self.poll_config = PollConfig(time_scale=scale)
         self.wait_timeout = wait_timeout
         self.learner = DurationLearner()
         self.budget = QueryBudget(query_qps)
@@ -160,6 +165,15 @@ class _Core:
         self.clock = clock or time.monotonic
         # task id -> (local submit time, model, expected seconds); bounded
         self.submitted: OrderedDict[str, tuple[float, str, float]] = OrderedDict()
+
+    def adapt_to(self, headers: Mapping[str, str]) -> None:
+        """Poll at the pace of an emulator that announces its speed (``X-Wan-Emulator-Speed``),
+        unless the poll scale was set explicitly (argument or ``WAN_NOTEBOOK_POLL_SCALE``)."""
+        if self.poll_scale_source in ("argument", POLL_SCALE_ENV):
+            return
+        speed = speed_from_headers(headers)
+        if speed is not None and self.poll_config.time_scale != 1.0 / speed:
+            self.poll_config = dataclasses.replace(self.poll_config, time_scale=1.0 / speed)
 
     def describe(self, name: str) -> str:
         return f"{name}(base_url={self.base_url!r}, api_key=<from {self.key_source}>)"
@@ -300,6 +314,8 @@ class _Waiter:
     def seen(self, task: Task) -> Task | None:
         """Handle one poll result; returns the final task when terminal."""
         now = self.core.clock()
+        if self.poller.config is not self.core.poll_config:  # the pace changed (adapt_to)
+            self.poller, self.model = self.core.poller(self.task_id, now)
         self.poller.observe(task, now)
         self.last = task
         if task.status != self.last_status:
@@ -605,6 +621,7 @@ class WanClient:
             except httpx.TransportError as exc:
                 delay = core.on_exception(spec, exc, attempt, ctx)
             else:
+                core.adapt_to(resp.headers)  # an emulator announces its speed (issue 12)
                 if resp.status_code == 200:
                     return resp
                 delay = core.on_response(spec, resp, attempt, ctx)
@@ -869,6 +886,7 @@ class AsyncWanClient:
             except httpx.TransportError as exc:
                 delay = core.on_exception(spec, exc, attempt, ctx)
             else:
+                core.adapt_to(resp.headers)  # an emulator announces its speed (issue 12)
                 if resp.status_code == 200:
                     return resp
                 delay = core.on_response(spec, resp, attempt, ctx)

@@ -12,7 +12,7 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
@@ -28,6 +28,7 @@ from .errors import (
 
 __all__ = [
     "CREATE_PATH",
+    "SERVICE_TZ",
     "TERMINAL_STATUSES",
     "CallSpec",
     "Task",
@@ -107,15 +108,18 @@ def build_cancel(task_id: str, *, workspace: str | None = None) -> CallSpec:
     return CallSpec("cancel", "POST", _task_path(task_id) + "/cancel", _common(workspace))
 
 
+#: The service's clock: its time strings and list filters are Beijing time (UTC+8).
+SERVICE_TZ = timezone(timedelta(hours=8), "UTC+8")
+
+
 def format_list_time(value: datetime | str) -> str:
     """``YYYYMMDDhhmmss`` for the list call; strings are passed through if already in it.
 
-    Aware datetimes are converted to local time first (the service's window is wall-clock).
+    Datetimes are converted to the service's clock, UTC+8 (naive ones are taken as the
+    machine's local time, as Python does).
     """
     if isinstance(value, datetime):
-        if value.tzinfo is not None:
-            value = value.astimezone()
-        return value.strftime("%Y%m%d%H%M%S")
+        return value.astimezone(SERVICE_TZ).strftime("%Y%m%d%H%M%S")
     text = str(value)
     if len(text) != 14 or not text.isdigit():
         raise ValueError(f"time {value!r} must be a datetime or 'YYYYMMDDhhmmss'")
@@ -198,8 +202,9 @@ def _number(value: Any) -> Any:
 
 
 def parse_time(value: Any) -> datetime | None:
-    """``"YYYY-MM-DD HH:mm:ss.SSS"`` (naive, service clock); also without millis, ISO ``T``
-    form, or epoch milliseconds (aware, UTC). Anything unparseable gives None."""
+    """``"YYYY-MM-DD HH:mm:ss.SSS"`` on the service's clock (aware, UTC+8); also without
+    millis, ISO ``T`` form, or epoch milliseconds (aware, UTC). Anything unparseable gives
+    None."""
     if value is None or isinstance(value, bool):
         return None
     if isinstance(value, (int, float)):
@@ -213,13 +218,14 @@ def parse_time(value: Any) -> datetime | None:
         return parse_time(int(text))
     for fmt in ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S"):
         try:
-            return datetime.strptime(text, fmt)
+            return datetime.strptime(text, fmt).replace(tzinfo=SERVICE_TZ)
         except ValueError:
             pass
     try:
-        return datetime.fromisoformat(text)
+        when = datetime.fromisoformat(text)
     except ValueError:
         return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=SERVICE_TZ)
 
 
 def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -320,3 +321,70 @@ def test_widgets_form_generates_from_a_click(lab: dict[str, Any]) -> None:
     # the cell set the model (new duration options) and then duration=5: the browser shows 5
     # (a SelectionSlider used to clamp its old index and sync 10 back)
     assert shown == DURATION
+
+
+UX_CELLS = [
+    "%load_ext wan_notebook\n%wanvideo connect",
+    "from wan_notebook.notebook.batch import BatchGrid\n"
+    "FAST = dict(model='wan2.5-t2v-preview', size='832*480', duration=5)\n"
+    "blocking = BatchGrid.run(['a grey cat', 'a grey dog'], title='blocking batch', **FAST)",
+    "grid = BatchGrid.start([f'a queued fox number {i}' for i in range(6)], "
+    "title='background batch', concurrency=1, **FAST)",
+    "%wanvideo gallery",
+]
+
+BUTTON_FITS = (
+    """(b) => ({text: b.innerText.trim(), scroll: b.scrollWidth, client: b.clientWidth})"""
+)
+
+PLAYING = """async (v) => {
+  const sleep = ms => new Promise(r => setTimeout(r, ms));
+  const t0 = performance.now();
+  while (performance.now() - t0 < 30000 && (v.paused || v.currentTime < 0.5)) await sleep(100);
+  return {paused: v.paused, time: v.currentTime, autoplay: v.autoplay, width: v.videoWidth};
+}"""
+
+
+def test_batch_buttons_and_gallery_play_in_lab(lab: dict[str, Any]) -> None:
+    """Issue 12 cases 1 and 6 as a person sees them: the blocking BatchGrid.run offers no
+    cancel button (a blocked kernel does not take the click) and says to use start(); the
+    background grid's "Cancel all pending" label is whole and the click cancels queued jobs;
+    the gallery's Play button starts playback."""
+    chromium = _chromium()
+    from playwright.sync_api import sync_playwright
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in UX_CELLS])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}  # fmt: skip
+    nbformat.write(nb, lab["work"] / "ux.ipynb")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_FLAGS)
+        try:
+            page, errors = _open(browser, lab, "ux.ipynb")
+            cells = page.locator(".jp-CodeCell")
+            try:
+                page.evaluate(RUN_ALL)
+                cancel = cells.nth(2).get_by_role("button", name="Cancel all pending")
+                cancel.wait_for(timeout=120_000)
+                fits = cancel.evaluate(BUTTON_FITS)
+                cancel.click()
+                cells.nth(2).get_by_text(re.compile(r"canceled [1-9]\d* pending job")).wait_for(
+                    timeout=60_000
+                )
+                play = cells.nth(3).get_by_role("button", name="Play").first
+                play.wait_for(timeout=60_000)
+                play.click()
+                video = cells.nth(3).locator("video.wan-video").first
+                video.wait_for(timeout=30_000)
+                state = video.evaluate(PLAYING)
+            finally:
+                page.screenshot(path=str(ARTIFACTS / "ux-lab.png"))
+            blocking = cells.nth(1).locator(".jp-Cell-outputArea")
+            assert blocking.get_by_role("button").count() == 0
+            assert "use BatchGrid.start() to be able to cancel" in blocking.inner_text()
+            assert fits["text"] == "Cancel all pending" and fits["scroll"] <= fits["client"], fits
+            assert not state["paused"] and state["time"] >= 0.5 and state["width"] > 0, state
+            assert not errors, errors
+        finally:
+            browser.close()

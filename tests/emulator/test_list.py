@@ -8,6 +8,8 @@ from datetime import datetime, timedelta
 import pytest
 from emu_helpers import Api
 
+from wan_notebook.emulator.validation import SERVICE_TZ
+
 
 def _stamp(dt: datetime) -> str:
     return dt.strftime("%Y%m%d%H%M%S")
@@ -49,7 +51,7 @@ def test_filters(seeded: tuple[Api, list[str]]) -> None:
     assert api.get("/tasks", params={"status": "SUCCEEDED"}).json()["total"] == 0
     one = api.get("/tasks", params={"task_id": ids[3]}).json()
     assert one["total"] == 1 and one["data"][0]["task_id"] == ids[3]
-    now = datetime.now()
+    now = datetime.now(SERVICE_TZ)  # the list filters are on the service's clock (UTC+8)
     win = {
         "start_time": _stamp(now - timedelta(hours=1)),
         "end_time": _stamp(now + timedelta(minutes=1)),

@@ -98,9 +98,9 @@ def test_admin_routes(api: Api, slash: str) -> None:
         ("GET", "/api/v1/tasks/a/b/c"),
     ],
 )
-def test_unknown_routes_are_json_404(emulator: Emulator, method: str, path: str) -> None:
+def test_unknown_routes_are_json_400(emulator: Emulator, method: str, path: str) -> None:
     r = httpx.request(method, emulator.root_url + path)
-    assert r.status_code == 404
+    assert r.status_code == 400  # as the service: InvalidParameter "url error, ..."
     assert r.headers["content-type"] == "application/json"
     assert set(r.json()) == {"request_id", "code", "message"}
 

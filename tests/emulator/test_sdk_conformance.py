@@ -207,8 +207,11 @@ def test_error_cases(emu: Emulator) -> None:
     bad_size = VideoSynthesis.async_call(
         model="wan2.5-t2v-preview", prompt="x", size="1280x720", api_key=emu.api_key
     )
-    assert bad_size.status_code == 400 and bad_size.code == "InvalidParameter"
-    assert bad_size.request_id
+    # as the service: accepted, then the task FAILS with InvalidParameter (PROTOCOL 7, 19)
+    assert bad_size.status_code == 200 and bad_size.request_id
+    failed = VideoSynthesis.wait(bad_size, api_key=emu.api_key)
+    assert failed.output.task_status == "FAILED" and failed.output.code == "InvalidParameter"
+    assert "size is not match" in failed.output.message
     from dashscope.common.error import InvalidTask
 
     with pytest.raises(InvalidTask):  # call() raises when the create fails (PROTOCOL 11.3)
@@ -220,7 +223,7 @@ def test_error_cases(emu: Emulator) -> None:
     )
     assert r.status_code == 403
     assert r.json()["message"] == "current user api does not support synchronous calls"
-    assert emu.stats()["tasks_created"] == 0
+    assert emu.stats()["tasks_created"] == 1  # only the accepted bad-size task
 
 
 def test_failed_task_is_a_200_failed(emu: Emulator) -> None:

@@ -118,3 +118,32 @@ def test_cancel_leaves_running_tasks_and_says_so(env: dict[str, Any], emulator: 
     canceled, grid = asyncio.run(main())
     assert canceled == 0 and grid.counts() == {"SUCCEEDED": 1}
     assert "1 already running or ended go on" in grid.note
+
+
+def _buttons(widget: Any) -> list[Any]:
+    """Every Button in a widget tree."""
+    import ipywidgets as w
+
+    if isinstance(widget, w.Button):
+        return [widget]
+    return [b for child in getattr(widget, "children", ()) for b in _buttons(child)]
+
+
+def test_a_blocking_grid_offers_no_cancel_button_it_could_not_honour(
+    env: dict[str, Any],
+) -> None:
+    """BatchGrid.run blocks the kernel, which then processes no click until the cell ends:
+    a "Cancel all pending" there did nothing while jobs were queued (issue 12). The blocking
+    grid has no button and says how to get one; the background grid keeps it, uncut."""
+    with capture_output() as cap:
+        outcomes = BatchGrid.run(["a cat", "a dog"], widgets=True, **FAST, **env)
+    assert len(outcomes) == 2
+    final = cap.outputs[-1].data
+    assert "use BatchGrid.start() to be able to cancel" in final["text/html"]
+    assert "use BatchGrid.start() to be able to cancel" in final["text/plain"]
+    grid = BatchGrid(widgets=True, cancel_button=False)
+    assert _buttons(grid.widget) == []
+    background = BatchGrid(widgets=True)
+    (button,) = _buttons(background.widget)
+    assert button.description == "Cancel all pending"
+    assert button.layout.width == "auto" and button.layout.flex == "0 0 auto"  # label not cut

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import signal
 import threading
+import time
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +135,7 @@ def test_blocking_cell_makes_binds_and_caches(
     assert panel.history[0] == "PENDING" and panel.history[-1] == "SUCCEEDED"
     final = cap.outputs[-1].data
     rel = clip.path.relative_to(Path.cwd()).as_posix()
-    assert f'src="{rel}"' in final["text/html"] and "base64" not in final["text/html"]
+    assert f'src="{rel}"' in final["text/html"] and "data:video/mp4" not in final["text/html"]
     assert "SUCCEEDED" in final["text/plain"]
     # the same request again: the saved video, no new task
     before = emulator.stats()["tasks_created"]
@@ -165,17 +167,31 @@ def test_ctrl_c_keeps_the_task_and_attach_finishes_it(
     emu = emulator_factory(speed=20.0, rate_limits=False)
     use(ip, emu, monkeypatch)
     ip.run_line_magic("config", "WanVideoMagic.poll_scale = 0.05")
-    timer = threading.Timer(0.8, os.kill, (os.getpid(), signal.SIGINT))  # a real Ctrl-C
-    timer.start()
+    stop = threading.Event()
+
+    def ctrl_c_once_submitted() -> None:  # a real Ctrl-C, once the task exists (no sleep race)
+        deadline = time.monotonic() + 120
+        while not stop.is_set() and time.monotonic() < deadline:
+            jobs = magic(ip).jobs
+            if jobs and jobs[-1].task_id and not jobs[-1].done():
+                os.kill(os.getpid(), signal.SIGINT)
+                return
+            stop.wait(0.02)
+
+    sender = threading.Thread(target=ctrl_c_once_submitted)
+    sender.start()
     try:
         result = ip.run_cell(f"%%wanvideo {FAST}\na slow fox")
     finally:
-        timer.cancel()
+        stop.set()
+        sender.join()
     assert isinstance(result.error_in_exec, KeyboardInterrupt)
     job = magic(ip).jobs[-1]
     assert job.task_id
-    err = capsys.readouterr().err
-    assert f"%wanvideo attach {job.task_id}" in err and f"%wanvideo cancel {job.task_id}" in err
+    said = result.error_in_exec._render_traceback_()  # what IPython prints: no traceback
+    assert len(said) == 1 and f"%wanvideo attach {job.task_id}" in said[0]
+    assert f"%wanvideo cancel {job.task_id}" in said[0]
+    capsys.readouterr()
     # a new session offers the journaled task without any network call
     ip.run_line_magic("unload_ext", "wan_notebook.notebook")
     requests = emu.stats()["requests"]["query"]
@@ -223,3 +239,41 @@ def test_emulator_subcommand(ip: Any) -> None:
     finally:
         _, cap = run(ip, "%wanvideo emulator stop")
     assert "stopped" in cap.stdout and magic(ip)._emulator is None
+
+
+def test_help_is_plain_text(ip: Any) -> None:
+    """``%wanvideo?`` shows the docstring as it is: no reST markup."""
+    doc = ip.find_cell_magic("wanvideo").__doc__
+    assert doc.startswith("Usage:") and "%%wanvideo [--model" in doc
+    assert "``" not in doc and "::" not in doc and "\n* " not in doc
+
+
+def test_undefined_name_warning_points_at_the_cell(ip: Any) -> None:
+    """The warning is located in the cell (``%%wanvideo:LINE``), not in an internal file."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = ip.run_cell("%%wanvideo --size 1x1\na fox\nin {nowhere_defined} tonight")
+    assert isinstance(result.error_in_exec, UsageError)  # stopped before any network call
+    (warning,) = [w for w in caught if "nowhere_defined" in str(w.message)]
+    assert (warning.filename, warning.lineno) == ("%%wanvideo", 3)
+    shown = warnings.formatwarning(
+        warning.message, warning.category, warning.filename, warning.lineno
+    )
+    assert ".py" not in shown and "wan_notebook" not in shown
+
+
+def test_a_timeout_is_one_line_in_magic_terms(
+    ip: Any, emulator_factory: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--timeout on a task still PENDING: the real WaitTimeoutError (headless runs fail), shown
+    as one line with %wanvideo attach, never the Python API's attach('id')."""
+    emu = emulator_factory(speed=0.5, rate_limits=False)  # PENDING for a long while
+    use(ip, emu, monkeypatch)
+    result, cap = run(ip, f"%%wanvideo {FAST} --timeout 0.5\na patient fox")
+    exc = result.error_in_exec
+    assert isinstance(exc, errors.WaitTimeoutError)
+    (line,) = exc._render_traceback_()
+    assert f"%wanvideo attach {exc.task_id}" in line and "attach('" not in line
+    panel = cap.outputs[-1].data
+    assert "[ERROR]" not in panel["text/plain"] and "attach('" not in panel["text/html"]
+    assert f"%wanvideo attach {exc.task_id}" in panel["text/plain"]

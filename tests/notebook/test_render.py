@@ -91,20 +91,49 @@ def test_error_box_says_code_message_and_next_step() -> None:
 def test_video_by_reference_is_relative_and_quoted(saved: VideoResult) -> None:
     html = render.video_html(saved.path, poster=saved.poster, label=EVIL)
     assert 'src="wan_outputs/20260101-000000_a%20fox_1234abcd.mp4"' in html
-    # the poster is the fallback for renderers that block <video>; no poster attribute,
-    # which JupyterLab would not rewrite to its /files/ route (a 404)
-    assert '<img src="wan_outputs/20260101-000000_a%20fox_1234abcd.png"' in html
-    assert "poster=" not in html and 'preload="metadata"' in html
+    # the poster is a small inlined thumbnail: JupyterLab does not rewrite a relative
+    # poster attribute (a 404), and a fresh clone has no wan_outputs/; it is also the <img>
+    # fallback for renderers that block <video>, and the HTML export carries it
+    assert ' poster="data:image/jpeg;base64,' in html and '<img src="data:image/jpeg' in html
+    assert 'preload="metadata"' in html and "autoplay" not in html
     assert "onerror=&quot;" in html and 'onerror="' not in html
-    assert len(html) < 1000
+    assert len(html) < 4000
     assert str(saved.path.parent) not in html  # no absolute path
+
+
+def test_a_missing_video_shows_its_poster_and_says_run_the_cell(saved: VideoResult) -> None:
+    """A fresh clone has no wan_outputs/: no dead player, the poster and what to do."""
+    poster_src = render.poster_uri(saved.poster)
+    saved.path.unlink()
+    html = render.video_html(saved.path, poster=saved.poster, label="a fox")
+    assert "<video" not in html and "run the cell to make this video" in html
+    assert f'<img src="{poster_src}"' in html
+    saved.poster.unlink()  # type: ignore[union-attr]
+    html = render.video_html(saved.path, poster=saved.poster, label="a fox")
+    assert "<video" not in html and "run the cell to make this video" in html
+
+
+def test_poster_thumbnails_are_small(tmp_path: Path) -> None:
+    from PIL import Image
+
+    big = tmp_path / "big.png"
+    Image.effect_noise((1280, 720), 60).convert("RGB").save(big)
+    uri = render.poster_uri(big)
+    assert uri is not None and uri.startswith("data:image/jpeg;base64,")
+    assert len(uri) < 40_000 < big.stat().st_size
+
+
+def test_clip_cuts_with_an_ellipsis() -> None:
+    assert render.clip("a  fox\n in the snow", 50) == "a fox in the snow"
+    cut = render.clip("word " * 40, 30)
+    assert len(cut) <= 30 and cut.endswith("…")
 
 
 def test_video_embedded_as_base64(saved: VideoResult) -> None:
     html = render.video_html(saved.path, poster=saved.poster, embed=True)
     data = base64.b64encode(saved.path.read_bytes()).decode()
     assert f"data:video/mp4;base64,{data}" in html
-    assert "data:image/png;base64," in html
+    assert "data:image/jpeg;base64," in html  # the poster thumbnail
     assert "wan_outputs/" not in html
 
 
@@ -113,3 +142,29 @@ def test_result_html_is_the_final_panel(saved: VideoResult) -> None:
     assert "SUCCEEDED" in html and "task-1" in html and "<video" in html
     assert "saved wan_outputs/" in html and "832x480" in html
     assert render.src_for(Path("/elsewhere/x.mp4"), Path("/elsewhere")) == "x.mp4"
+
+
+def test_error_boxes_never_print_the_class_name_twice() -> None:
+    """A DetachedError has no service code: the box said "DetachedError DetachedError"."""
+    for exc in (
+        errors.ConfigurationError("no key"),
+        errors.DownloadError("broken", task_id="tid-4"),
+        errors.TaskExpiredError("gone", task_id="tid-5", status="UNKNOWN"),
+    ):
+        name = type(exc).__name__
+        assert render.error_box_html(exc).count(name) == 1
+        assert render.error_text(exc).count(name) == 1
+    coded = errors.task_failed_error("tid-9", "InternalError", "boom")
+    assert "TaskFailedError [InternalError]" in render.error_text(coded)
+
+
+def test_a_detached_task_is_a_short_note_with_the_attach_line() -> None:
+    for exc in (
+        errors.DetachedError("stopped; attach('tid-6') picks it up", task_id="tid-6"),
+        errors.WaitTimeoutError("late", task_id="tid-6", status="RUNNING"),
+    ):
+        box, text = render.error_box_html(exc), render.error_text(exc)
+        for out in (box, text):
+            assert "%wanvideo attach tid-6" in out
+            assert "attach('" not in out and type(exc).__name__ not in out
+        assert "wan-error" not in box and text.count("\n") == 0

@@ -27,7 +27,7 @@ from .. import catalog
 from . import views
 from .clock import SimClock
 from .faults import FaultRule, FaultRules
-from .middleware import AccessLog, CatchAll
+from .middleware import AccessLog, CatchAll, SpeedHeader
 from .ratelimit import RateLimiter
 from .rendering import audio_source
 from .replies import (
@@ -48,6 +48,10 @@ from .validation import MAX_BODY_BYTES, invalid, parse_json, validate_create, va
 from .wire import DropResponse, TruncatedFileResponse
 
 SYNC_MESSAGE = "current user api does not support synchronous calls"
+URL_ERROR = (
+    "url error, please check url! For details, see: "
+    "https://help.aliyun.com/zh/model-studio/developer-reference/error-code"
+)
 #: A body larger than this is not even drained before the 413.
 _DRAIN_LIMIT = 16 << 20
 _VIDEO_NAME = re.compile(r"([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})\.mp4")
@@ -71,6 +75,11 @@ class Context:
     set_speed: Callable[[float], None]
     #: extra files served on the video route (``Emulator.add_file``): id -> path
     files: dict[str, Path] = field(default_factory=dict)
+    #: the region emulated (``None``: every model of the catalog is offered)
+    region: str | None = None
+    #: reject a size/duration the model does not offer with HTTP 400 at create (instead of the
+    #: service's accepted-then-FAILED task)
+    strict_create: bool = False
 
 
 def api_key_id(key_index: int) -> str:
@@ -173,13 +182,16 @@ def build_app(ctx: Context) -> ASGIApp:
                 service=service,
                 oss_resolve=oss == "enable",
                 oss_exists=lambda url: ctx.uploads.resolve(url) is not None,
+                region=ctx.region,
+                strict=ctx.strict_create,
             )
-            _throttle(ctx, ("submit", key, req.model.id), req.model.submit_rps)
+            # limits are per account (every key of it), as documented (PROTOCOL 8)
+            _throttle(ctx, ("submit", req.model.id), req.model.submit_rps)
             rule = ctx.faults.check("create", prompt=req.prompt)
             answer = await _apply(rule)
             if answer is not None:
                 return answer
-            fail = None
+            fail = req.deferred_error
             if rule is not None and rule.kind == "moderate_input":
                 raise ApiFailure(
                     rule.status or 400, rule.code or "DataInspectionFailed", rule.message
@@ -209,8 +221,8 @@ def build_app(ctx: Context) -> ASGIApp:
         """What query and cancel share: count, authenticate, the 20 QPS limit, faults.
         Returns the task id and a fault's answer (None: answer normally)."""
         ctx.stats.request(route)
-        key = _authenticate(ctx, request)
-        _throttle(ctx, ("tasks", key), catalog.QUERY_QPS)
+        _authenticate(ctx, request)
+        _throttle(ctx, ("tasks",), catalog.QUERY_QPS)
         task_id = request.path_params["task_id"]
         return task_id, await _apply(ctx.faults.check(route, prompt=_prompt_of(ctx, task_id)))
 
@@ -234,15 +246,17 @@ def build_app(ctx: Context) -> ASGIApp:
 
     async def list_tasks(request: Request) -> Response:
         ctx.stats.request("list")
-        key = _authenticate(ctx, request)
-        _throttle(ctx, ("tasks", key), catalog.QUERY_QPS)
+        _authenticate(ctx, request)
+        _throttle(ctx, ("tasks",), catalog.QUERY_QPS)
         answer = await _apply(ctx.faults.check("list"))
         if answer is not None:
             return answer
         q = validate_list(request.query_params, int(time.time() * 1000))
         total, items = ctx.store.select(
             q,
-            lambda t, now: views.list_item(t, ctx.store.status(t, now), api_key_id(t.key_index)),
+            lambda t, now: views.list_item(
+                t, ctx.store.status(t, now), api_key_id(t.key_index), region_id
+            ),
         )
         return JSONResponse(
             {
@@ -394,6 +408,7 @@ def build_app(ctx: Context) -> ASGIApp:
             raise ApiFailure(404, "NotFound", "No such task.")
         return JSONResponse(snap)
 
+    region_id = catalog.get_region(ctx.region).region_id if ctx.region else views.REGION_ID
     api = "/api/v1"
     routes: list[BaseRoute] = []
 
@@ -433,8 +448,8 @@ def build_app(ctx: Context) -> ASGIApp:
     async def on_http_error(_request: Request, exc: Exception) -> Response:
         assert isinstance(exc, HTTPException)
         ctx.stats.request("other")
-        if exc.status_code == 404:
-            return error_response(404, "InvalidParameter", "url error, please check url!")
+        if exc.status_code == 404:  # the service answers an unknown path with a 400
+            return error_response(400, "InvalidParameter", URL_ERROR)
         if exc.status_code == 405:
             return error_response(
                 405, "InvalidParameter", "Method not allowed.", headers=exc.headers
@@ -450,4 +465,5 @@ def build_app(ctx: Context) -> ASGIApp:
         },
     )
     app.router.redirect_slashes = False
-    return AccessLog(CatchAll(app), count=ctx.stats.status, enabled=ctx.log_enabled)
+    logged = AccessLog(CatchAll(app), count=ctx.stats.status, enabled=ctx.log_enabled)
+    return SpeedHeader(logged, speed=lambda: ctx.clock.speed)

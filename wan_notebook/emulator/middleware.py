@@ -78,3 +78,31 @@ class CatchAll:
             )
             if not started:
                 await error_response(500, "InternalError")(scope, receive, send)
+
+
+class SpeedHeader:
+    """Adds ``X-Wan-Emulator-Speed: <speed>`` to every answer, so clients poll at our pace.
+
+    (uvicorn adds ``Date`` itself: the service clock of the client reads it.)
+    """
+
+    def __init__(self, app: ASGIApp, *, speed: Callable[[], float]) -> None:
+        from ..settings import SPEED_HEADER
+
+        self.app = app
+        self._speed = speed
+        self._name = SPEED_HEADER.lower().encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_wrapper(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((self._name, f"{self._speed():g}".encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_wrapper)

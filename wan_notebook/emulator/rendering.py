@@ -101,6 +101,10 @@ class RenderPool:
         audio = job.audio
         if isinstance(audio, tuple):
             audio = self._fetch(audio[1])
+        if isinstance(audio, Path):
+            from .audiocheck import check_audio
+
+            check_audio(audio)  # InputFileInvalid: the task FAILS as the service's would
         return self._get_cache().get(
             width=job.width,
             height=job.height,

@@ -27,6 +27,11 @@ class Emulator:
     """A local DashScope video API on loopback (see ``briefs/emulator-api.md``).
 
     ``speed`` simulated seconds pass per wall second; ``lifetime`` is in simulated seconds.
+    ``region`` (e.g. ``"singapore"``) offers only the models the catalog lists there; others
+    answer "Model not exist.". ``strict_create`` rejects a size or duration the model does not
+    offer with HTTP 400 at create instead of the service's accepted-then-FAILED task.
+    ``state_dir`` keeps renders, the URL-signing secret and the tasks there (SQLite), so a
+    new emulator on the same folder carries on with them (the background service uses it).
     Use as a context manager, or call :meth:`start` / :meth:`stop`.
     """
 
@@ -44,6 +49,9 @@ class Emulator:
         concurrency: bool = True,
         log: bool = False,
         render_workers: int = 2,
+        region: str | None = None,
+        strict_create: bool = False,
+        state_dir: str | Path | None = None,
     ) -> None:
         keys = tuple(api_keys)
         if isinstance(api_keys, str) or not keys or not all(isinstance(k, str) and k for k in keys):
@@ -52,8 +60,14 @@ class Emulator:
             raise ValueError(f"lifetime must be a positive number of seconds, got {lifetime!r}")
         if not isinstance(render_workers, int) or render_workers < 1:
             raise ValueError("render_workers must be a positive integer")
+        from .. import catalog
         from .clock import SimClock
 
+        self._region = catalog.get_region(region).name if region is not None else None
+        self._strict_create = bool(strict_create)
+        self._state_dir = Path(state_dir) if state_dir is not None else None
+        if self._state_dir is not None and storage is None:
+            storage = self._state_dir / "data"
         self._host = host
         self._port = port
         self._keys = keys
@@ -116,6 +130,11 @@ class Emulator:
         return self._storage
 
     @property
+    def region(self) -> str | None:
+        """The emulated region's name, or ``None`` (every model offered)."""
+        return self._region
+
+    @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
@@ -148,6 +167,13 @@ class Emulator:
                 self._storage = self._storage_arg
                 self._storage.mkdir(parents=True, exist_ok=True)
             secret = secrets.token_bytes(32)
+            journal = None
+            if self._state_dir is not None:
+                from .journal import TaskJournal
+
+                secret = _persistent_secret(self._state_dir / "secret")
+                journal = TaskJournal(self._state_dir / "tasks.sqlite")
+            self._journal = journal
             self._stats = Stats()
             self._renderer = RenderPool(self._storage / "renders", self._render_workers)
             self._store = TaskStore(
@@ -156,6 +182,7 @@ class Emulator:
                 lifetime=self._lifetime,
                 concurrency=self._concurrency,
                 renderer=self._renderer,
+                journal=journal,
             )
             uploads = UploadStore(self._storage / "oss", secret)
             ctx = Context(
@@ -171,6 +198,8 @@ class Emulator:
                 log_enabled=lambda: self._log,
                 snapshot=self.stats,
                 set_speed=self.set_speed,
+                region=self._region,
+                strict_create=self._strict_create,
             )
             self._uploads = uploads
             self._ctx = ctx
@@ -224,6 +253,9 @@ class Emulator:
             self._store.stop()
         if self._renderer is not None:
             self._renderer.shutdown()
+        journal, self._journal = getattr(self, "_journal", None), None
+        if journal is not None:
+            journal.close()
         sock = getattr(self, "_sock", None)
         if sock is not None:
             sock.close()
@@ -323,6 +355,23 @@ class Emulator:
             "dropped": snap["dropped"],
             "faults_fired": self.faults.fired_total,
         }
+
+
+def _persistent_secret(path: Path) -> bytes:
+    """The URL-signing secret kept in ``path`` (created 0600 on first use), so signed video
+    URLs stay valid across restarts of a persistent emulator."""
+    try:
+        data = path.read_bytes()
+        if len(data) >= 32:
+            return data
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = secrets.token_bytes(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    return data
 
 
 def _bind(host: str, port: int) -> socket.socket:

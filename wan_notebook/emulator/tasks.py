@@ -1,10 +1,12 @@
-"""The task store: lifecycle on the simulated clock, per-key concurrency quota, expiry, renders.
+"""The task store: lifecycle on the simulated clock, per-account concurrency quota, expiry.
 
 PENDING -> RUNNING -> SUCCEEDED/FAILED, or PENDING -> CANCELED. A task leaves PENDING once its
-simulated queue time has passed and its (key, model) group has a free slot (strict FIFO per
-group); it becomes SUCCEEDED only when its simulated run time has passed *and* its MP4 is
-rendered. Tasks expire to UNKNOWN ``lifetime`` simulated seconds after creation, their video
-URLs ``lifetime`` simulated seconds after finishing. Displayed times are wall-clock instants.
+simulated queue time has passed and its model has a free slot in the account (every key of
+the emulator is one account, as documented; strict FIFO per model); it becomes SUCCEEDED only
+when its simulated run time has passed *and* its MP4 is rendered. Tasks expire to UNKNOWN
+``lifetime`` simulated seconds after creation, their video URLs ``lifetime`` simulated seconds
+after finishing. Displayed times are wall-clock instants. With a journal, every state change
+is written to disk and the tasks are loaded again on start.
 """
 
 from __future__ import annotations
@@ -22,7 +24,9 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .. import catalog
+from .audiocheck import InputFileInvalid
 from .clock import SimClock
+from .journal import TaskJournal
 from .rendering import AudioSource, InputDownloadFailed, RenderJob, RenderPool
 from .validation import CreateRequest, ListQuery
 
@@ -70,8 +74,10 @@ class TaskStore:
         lifetime: float,
         concurrency: bool,
         renderer: RenderPool,
+        journal: TaskJournal | None = None,
     ) -> None:
         self._clock = clock
+        self._journal = journal
         self._lifetime = lifetime
         self._concurrency = concurrency
         self._renderer = renderer
@@ -85,7 +91,20 @@ class TaskStore:
     # -- scheduler -------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Run the scheduler thread (wakes at the next due transition)."""
+        """Load the journal's tasks (if any), then run the scheduler thread."""
+        if self._journal is not None:
+            with self._cond:
+                now, stale = self._clock.now(), []
+                for fields in self._journal.load(self._clock):
+                    t = Task(**fields)
+                    if now - t.created_sim >= 2 * self._lifetime:
+                        stale.append(t.task_id)  # UNKNOWN for a whole lifetime already
+                        continue
+                    self._tasks[t.task_id] = t
+                    if t.status == "RUNNING" and t.fail is None:
+                        self._submit_render(t)  # the render of the process before is lost
+                    self.created += 1
+                self._journal.forget(stale)
         self._thread = threading.Thread(target=self._loop, name="wan-emulator-tasks", daemon=True)
         self._thread.start()
 
@@ -137,19 +156,19 @@ class TaskStore:
     def _advance(self) -> float | None:
         now = self._clock.now()
         next_due: float | None = None
-        running: Counter[tuple[int, str]] = Counter()
+        running: Counter[str] = Counter()
         for t in self._tasks.values():
             if t.status != "RUNNING" or self.expired(t, now):
                 continue
             assert t.run_due is not None
             if now >= t.run_due and self._try_finish(t, now):
                 continue
-            running[(t.key_index, t.request.model.id)] += 1
+            running[t.request.model.id] += 1
             if t.run_due > now:
                 next_due = t.run_due if next_due is None else min(next_due, t.run_due)
-        blocked: set[tuple[int, str]] = set()
+        blocked: set[str] = set()
         for t in self._tasks.values():
-            group = (t.key_index, t.request.model.id)
+            group = t.request.model.id
             if t.status != "PENDING" or group in blocked or self.expired(t, now):
                 continue
             if now < t.queue_due:
@@ -171,19 +190,27 @@ class TaskStore:
         t.started_wall = time.time()
         t.run_due = now + t.run_sim
         if t.fail is None:
-            req = t.request
-            job = RenderJob(
-                width=req.width,
-                height=req.height,
-                duration=float(req.duration),
-                fps=req.model.fps,
-                prompt=req.prompt,
-                seed=t.seed,
-                audio=t.audio,
-                watermark=req.watermark,
-            )
-            t.render = self._renderer.submit(job)
-            t.render.add_done_callback(lambda _f, t=t: self._render_done(t))
+            self._submit_render(t)
+        self._save(t)
+
+    def _save(self, t: Task) -> None:
+        if self._journal is not None:
+            self._journal.save(t, self._clock)
+
+    def _submit_render(self, t: Task) -> None:
+        req = t.request
+        job = RenderJob(
+            width=req.width,
+            height=req.height,
+            duration=float(req.duration),
+            fps=req.model.fps,
+            prompt=req.prompt,
+            seed=t.seed,
+            audio=t.audio,
+            watermark=req.watermark,
+        )
+        t.render = self._renderer.submit(job)
+        t.render.add_done_callback(lambda _f, t=t: self._render_done(t))
 
     def _render_done(self, t: Task) -> None:
         with self._cond:
@@ -202,6 +229,8 @@ class TaskStore:
         if exc is None:
             t.video_path = t.render.result()
             self._finish(t, "SUCCEEDED", end)
+        elif isinstance(exc, InputFileInvalid):
+            self._finish(t, "FAILED", end, error=(exc.code, exc.message))
         elif isinstance(exc, InputDownloadFailed):
             log.debug("task %s: audio download failed: %s", t.task_id, exc)
             self._finish(t, "FAILED", end, error=("BadRequest.InputDownloadFailed", _DOWNLOAD_MSG))
@@ -217,6 +246,7 @@ class TaskStore:
         t.finished_wall = min(time.time(), self._clock.wall_time_of(sim))
         t.error = error
         t.status = status
+        self._save(t)
 
     # -- operations ------------------------------------------------------------------------
 
@@ -250,6 +280,7 @@ class TaskStore:
                 fail=fail,
             )
             self._tasks[task.task_id] = task
+            self._save(task)
             self.created += 1
             self._cond.notify_all()
             return task
@@ -279,6 +310,7 @@ class TaskStore:
             if t is None:
                 return False
             t.forced_expired = t.video_forced_expired = True
+            self._save(t)
             self._cond.notify_all()
             return True
 

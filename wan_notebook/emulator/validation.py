@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .. import catalog
@@ -21,6 +21,8 @@ STATUSES = ("PENDING", "RUNNING", "SUCCEEDED", "FAILED", "CANCELED", "UNKNOWN")
 SHOT_TYPES = ("single", "multi")
 MAX_PAGE_SIZE = 100
 _DAY_MS = 24 * 3600 * 1000
+#: The service's clock: times it shows and list filters it reads are Beijing time (UTC+8).
+SERVICE_TZ = timezone(timedelta(hours=8), "UTC+8")
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,9 @@ class CreateRequest:
     watermark: bool
     shot_type: str | None
     audio_url: str | None
+    #: A problem the service finds only after accepting the task (PROTOCOL 7, 19): the task is
+    #: created and then FAILS with this ``(code, message)``.
+    deferred_error: tuple[str, str] | None = None
 
     @property
     def width(self) -> int:
@@ -80,7 +85,7 @@ def parse_json(raw: bytes) -> Any:
         raise invalid("The request body is not valid JSON.") from exc
 
 
-def resolve_model(name: str, service: str) -> catalog.Model:
+def resolve_model(name: str, service: str, region: str | None = None) -> catalog.Model:
     """The catalog row for ``name`` on this create path, or the service's unknown-model error.
 
     CONFLICT (PROTOCOL 7, 13.5): for an unknown id some callers see 400 and some 404, and the
@@ -88,12 +93,16 @@ def resolve_model(name: str, service: str) -> catalog.Model:
     exist.", which several independent projects quote from the live service.
     The image2video path serves only first/last-frame (kf2v) models, which this emulator does not
     emulate (our catalog is text-to-video), so every model there is unknown; kf2v ids say so.
+    With a ``region``, a model the catalog does not offer there does not exist either.
     """
     if service == "video-generation":
         try:
-            return catalog.get_model(name)
+            model = catalog.get_model(name)
         except KeyError:
             pass
+        else:
+            if region is None or region in model.regions:
+                return model
     elif "kf2v" in name:
         raise invalid("Model not exist. (first/last-frame kf2v models are not emulated)")
     raise invalid("Model not exist.")
@@ -127,11 +136,16 @@ def validate_create(
     service: str,
     oss_resolve: bool,
     oss_exists: Callable[[str], bool],
+    region: str | None = None,
+    strict: bool = False,
 ) -> CreateRequest:
     """Validate a create body the way the service does, or raise :class:`ApiFailure`.
 
     Unknown ``parameters`` keys and the SDK's ``input.extend_prompt`` / ``input.function`` are
-    ignored. Over-long prompts are truncated, not rejected (PROTOCOL 2.2).
+    ignored. Over-long prompts are truncated, not rejected (PROTOCOL 2.2). ``parameters`` is
+    optional (the model's defaults apply). A size or duration the model does not offer is
+    accepted and recorded in ``deferred_error`` (the task then FAILS with ``InvalidParameter``,
+    as the service reports it); ``strict`` rejects it at create with HTTP 400 instead.
     """
     if not isinstance(payload, dict):
         raise invalid("The request body must be a JSON object.")
@@ -140,16 +154,16 @@ def validate_create(
         raise ApiFailure(400, "BadRequest.EmptyModel")
     if not isinstance(name, str):
         raise invalid("model must be a string.")
-    model = resolve_model(name, service)
+    model = resolve_model(name, service, region)
 
     inp = payload.get("input")
     if inp is None or inp == {}:
         raise ApiFailure(400, "BadRequest.EmptyInput")
     if not isinstance(inp, dict):
         raise invalid("input must be a JSON object.")
-    if "parameters" not in payload or payload["parameters"] is None:
-        raise ApiFailure(400, "BadRequest.EmptyParameters")
-    params = payload["parameters"]
+    params = payload.get("parameters")
+    if params is None:
+        params = {}
     if not isinstance(params, dict):
         raise invalid("parameters must be a JSON object.")
 
@@ -162,22 +176,29 @@ def validate_create(
         )
     negative = _optional_str(inp, "negative_prompt", "input")
 
+    deferred: list[str] = []
     size = params.get("size", model.default_size)
-    if not isinstance(size, str) or size not in model.sizes:
-        raise invalid(
+    if not isinstance(size, str):
+        raise invalid(f"parameters.size must be a string 'W*H', got {size!r}.")
+    if size not in model.sizes:
+        deferred.append(
             f"The size is not match: {size!r} is not supported by {model.id}; "
             f"use one of {', '.join(model.sizes)}."
         )
+        size = model.default_size
     duration = params.get("duration", model.default_duration)
     if not _is_int(duration):
         raise invalid(
             f"parameters.duration must be an integer number of seconds, got {duration!r}."
         )
     if duration not in model.durations:
-        raise invalid(
+        deferred.append(
             f"The duration is not match: {duration} s is not supported by {model.id} "
             f"({model.duration_text()})."
         )
+        duration = model.default_duration
+    if deferred and strict:
+        raise invalid(deferred[0])
     seed = params.get("seed")
     if seed is not None and (not _is_int(seed) or not 0 <= seed <= catalog.SEED_MAX):
         raise invalid(
@@ -211,6 +232,7 @@ def validate_create(
         watermark=watermark,
         shot_type=shot_type,
         audio_url=audio_url,
+        deferred_error=("InvalidParameter", " ".join(deferred)) if deferred else None,
     )
 
 
@@ -234,7 +256,8 @@ def _parse_stamp(value: str, name: str) -> int:
     if len(value) != 14 or not value.isdigit():
         raise invalid(f"{name} must be YYYYMMDDhhmmss, got {value!r}.")
     try:
-        return int(datetime.strptime(value, "%Y%m%d%H%M%S").timestamp() * 1000)
+        when = datetime.strptime(value, "%Y%m%d%H%M%S").replace(tzinfo=SERVICE_TZ)
+        return int(when.timestamp() * 1000)
     except (ValueError, OverflowError, OSError) as exc:
         raise invalid(f"{name} is not a valid time: {value!r}.") from exc
 
@@ -249,7 +272,8 @@ def _int_param(params: Mapping[str, str], name: str, default: int, lo: int, hi: 
 
 
 def validate_list(params: Mapping[str, str], now_ms: int) -> ListQuery:
-    """Validate the list filters (PROTOCOL 6): times in local time, window at most 24 h."""
+    """Validate the list filters (PROTOCOL 6): times on the service's clock (UTC+8, not the
+    machine's local time), window at most 24 h."""
     start_raw, end_raw = params.get("start_time") or None, params.get("end_time") or None
     start = _parse_stamp(start_raw, "start_time") if start_raw else None
     end = _parse_stamp(end_raw, "end_time") if end_raw else None

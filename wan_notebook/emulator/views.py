@@ -10,8 +10,9 @@ from typing import Any
 
 from .. import catalog
 from .tasks import Task, TaskStore
+from .validation import SERVICE_TZ
 
-#: Where list items say the task ran (the emulator stands in for the default region).
+#: Where list items say the task ran when the emulator has no ``region`` (the default one).
 REGION_ID = catalog.get_region(catalog.DEFAULT_REGION).region_id
 
 _STYLE = (
@@ -31,8 +32,9 @@ _MOOD = (
 
 
 def fmt_time(epoch: float) -> str:
-    """``YYYY-MM-DD HH:mm:ss.SSS`` in local time (PROTOCOL 4)."""
-    dt = datetime.fromtimestamp(epoch)
+    """``YYYY-MM-DD HH:mm:ss.SSS`` on the service's clock, Beijing time (UTC+8), whatever the
+    machine's time zone (PROTOCOL 4)."""
+    dt = datetime.fromtimestamp(epoch, SERVICE_TZ)
     return dt.strftime("%Y-%m-%d %H:%M:%S.") + f"{dt.microsecond // 1000:03d}"
 
 
@@ -93,14 +95,16 @@ def query_body(
     return body
 
 
-def list_item(task: Task, status: str, api_key_id: str) -> dict[str, Any]:
+def list_item(
+    task: Task, status: str, api_key_id: str, region_id: str = REGION_ID
+) -> dict[str, Any]:
     """One ``data[]`` item of ``GET /tasks`` (times in epoch milliseconds)."""
     req = task.request
     item: dict[str, Any] = {
         "task_id": task.task_id,
         "status": status,
         "model_name": req.model_name,
-        "region": REGION_ID,
+        "region": region_id,
         "request_id": task.request_id,
         "api_key_id": api_key_id,
         "caller_parent_id": "1000000000000000",

@@ -47,6 +47,7 @@ def _offer_in_flight(magic: Any) -> None:
     if not (Path(magic.directory).expanduser() / "index.sqlite").exists():
         return  # nothing journaled here: skip importing the store at all
     from ..store import OutputStore
+    from . import render
 
     try:
         store = OutputStore(magic.directory)
@@ -58,7 +59,7 @@ def _offer_in_flight(magic: Any) -> None:
         return
     lines = [f"wan_notebook: {len(records)} task(s) in {store.root} had not finished:"]
     for rec in records[:10]:
-        prompt = " ".join(rec.prompt.split())[:50]
+        prompt = render.clip(rec.prompt, 50)
         lines.append(f"  %wanvideo attach {rec.task_id}   ({rec.status}, {prompt!r})")
     if len(records) > 10:
         lines.append(f"  ... and {len(records) - 10} more (%wanvideo list)")

@@ -4,7 +4,9 @@ Use it with :func:`wan_notebook.generate_many` (``on_job=grid.add``), or let it 
 jobs itself:
 
 * ``BatchGrid.run(prompts, **kw)`` - blocking, like ``generate_many`` (the grid updates while
-  the cell runs; returns the results, errors included);
+  the cell runs; returns the results, errors included). It has no "Cancel all pending" button:
+  a kernel busy with a cell does not process widget clicks until the cell ends, so the button
+  would do nothing while it matters (measured in JupyterLab: all jobs still ran);
 * ``grid = BatchGrid.start(prompts, **kw)`` - background jobs on the kernel's loop: the cell
   returns at once, "Cancel all pending" works, ``await grid`` collects the results.
 
@@ -23,6 +25,7 @@ from collections import Counter
 from collections.abc import Generator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..errors import WaitTimeoutError
 from . import render
 from .form import WIDGET_MIME, RunnerSource
 
@@ -36,6 +39,11 @@ __all__ = ["BatchGrid"]
 STATIC_REFRESH = 0.5
 PROMPT_CLIP = 70
 _ENDED = ("saved", "cached", "failed", "canceled")
+#: What a blocking grid says instead of offering a button that could not work.
+BLOCKING_NOTE = (
+    "this cell blocks the kernel until every job ends, so nothing here can be canceled; "
+    "use BatchGrid.start() to be able to cancel pending jobs"
+)
 
 
 def _label(job: Job) -> str:
@@ -44,7 +52,11 @@ def _label(job: Job) -> str:
         return "CACHED"
     if job.phase == "canceled":
         return "CANCELED"
+    if job.phase == "detached":
+        return "DETACHED"
     if job.phase == "failed":
+        if isinstance(_outcome(job)[1], WaitTimeoutError):
+            return "TIMED OUT"  # the task keeps running on the service
         return job.status if job.status in ("FAILED", "CANCELED", "UNKNOWN") else "ERROR"
     if job.phase == "saved":
         return "SUCCEEDED"
@@ -153,7 +165,8 @@ class BatchGrid:
     ``jobs`` are shown at once; :meth:`add` adds more (pass it as ``on_job=`` to
     :func:`wan_notebook.generate_many`). ``widgets`` forces the widget view on or off
     (default: inside a kernel with ipywidgets); ``tick`` is how often running rows update
-    their elapsed time and progress estimate (seconds, 0 disables).
+    their elapsed time and progress estimate (seconds, 0 disables); ``cancel_button=False``
+    leaves out "Cancel all pending" (for a grid whose cell blocks the kernel, see :meth:`run`).
     """
 
     def __init__(
@@ -163,6 +176,7 @@ class BatchGrid:
         title: str = "Wan batch",
         widgets: bool | None = None,
         tick: float = 1.0,
+        cancel_button: bool = True,
     ) -> None:
         from .panel import widgets_usable
 
@@ -186,17 +200,17 @@ class BatchGrid:
                 description="Cancel all pending", icon="stop",
                 tooltip="cancel every job not running yet (queued here or PENDING on the "
                 "service); running tasks finish and are billed",
+                layout={"width": "auto", "min_width": "170px", "flex": "0 0 auto"},
             )  # fmt: skip
             cancel.on_click(self._on_cancel_click)
             self._w = {
                 "header": w.HTML(),
-                "cancel": cancel,
+                "cancel": cancel if cancel_button else None,
                 "note": w.HTML(),
                 "rows": w.VBox(),
             }
-            self._w["box"] = w.VBox(
-                [w.HBox([self._w["header"], cancel]), self._w["note"], self._w["rows"]]
-            )
+            head = [self._w["header"], cancel] if cancel_button else [self._w["header"]]
+            self._w["box"] = w.VBox([w.HBox(head), self._w["note"], self._w["rows"]])
         for job in jobs:
             self.add(job)
 
@@ -204,7 +218,7 @@ class BatchGrid:
 
     def add(self, job: Job) -> None:
         """Show ``job`` as a new row and follow its events (usable as ``on_job=``)."""
-        from .gallery import track_job
+        from .tracking import track_job
 
         self.jobs.append(job)
         track_job(job)
@@ -306,7 +320,8 @@ class BatchGrid:
         if self._w is None:
             return
         self._w["header"].value = f"<b>{render.esc(self.title)}</b> · {render.esc(self.summary())}"
-        self._w["cancel"].disabled = self.done()
+        if self._w["cancel"] is not None:
+            self._w["cancel"].disabled = self.done()
 
     def summary(self) -> str:
         """``3 jobs: 2 SUCCEEDED, 1 RUNNING``."""
@@ -484,11 +499,15 @@ class BatchGrid:
         **kwargs: Any,
     ) -> list[Any]:
         """:func:`wan_notebook.generate_many` with a live grid; returns its results (errors
-        in place when ``return_exceptions``, the default). While it blocks the kernel, the
-        grid updates but its buttons wait: use :meth:`start` to be able to cancel."""
+        in place when ``return_exceptions``, the default). The cell blocks the kernel, which
+        then cannot process a click: this grid has no cancel button (use :meth:`start` to be
+        able to cancel, or Kernel > Interrupt to stop following)."""
         from ..api import generate_many
 
-        grid = cls(title=title, widgets=widgets)
+        grid = cls(title=title, widgets=widgets, cancel_button=False)
+        grid.note = BLOCKING_NOTE
+        if grid._w is not None:
+            grid._w["note"].value = f"<small>{render.esc(BLOCKING_NOTE)}</small>"
         if show:
             grid.show()
         try:

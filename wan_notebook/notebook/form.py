@@ -306,7 +306,7 @@ class RunnerSource:
 
     def record(self, job: Job) -> None:
         """Let the magic (``%wanvideo cancel``) and open galleries know about ``job``."""
-        from .gallery import track_job
+        from .tracking import track_job
 
         if self.magic is not None:
             self.magic.jobs.append(job)

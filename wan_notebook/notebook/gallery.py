@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from .. import catalog
 from . import render
 from .form import WIDGET_MIME, _label, cell_params, wanvideo_cell
+from .tracking import add_watcher, track_job
 
 if TYPE_CHECKING:
     from ..jobs import Job, JobEvent
@@ -32,19 +33,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Gallery", "track_job"]
 
-_GALLERIES: weakref.WeakSet[Gallery] = weakref.WeakSet()
-_LIVE_JOBS: weakref.WeakSet[Job] = weakref.WeakSet()
 PROMPT_CLIP = 200
-
-
-def track_job(job: Job) -> None:
-    """Announce a job started in this kernel: open galleries refresh when it saves a video,
-    and galleries opened while it runs pick it up too."""
-    if job.done():
-        return
-    _LIVE_JOBS.add(job)
-    for gallery in list(_GALLERIES):
-        gallery.watch(job)
 
 
 # ------------------------------------------------------------------------------ one card
@@ -97,7 +86,7 @@ def _poster_html(saved: SavedResult, width: int) -> str:
 def _caption_html(saved: SavedResult) -> str:
     facts = card_facts(saved)
     prompt = facts["prompt"]
-    clipped = prompt if len(prompt) <= PROMPT_CLIP else prompt[: PROMPT_CLIP - 1] + "…"
+    clipped = render.clip(prompt, PROMPT_CLIP)
     cell = reproducing_cell(saved)
     notes = "".join(f"<div><small>{render.esc(n)}</small></div>" for n in cell.notes)
     meta = " · ".join(render.esc(facts[k]) for k in ("model", "size", "duration", "date"))
@@ -141,7 +130,7 @@ class _Card:
         # an Output renders through the notebook, which resolves the relative file paths
         self.media = w.Output(layout={"width": f"{width + 4}px"})
         self.caption = w.HTML(_caption_html(saved), layout={"width": f"{width + 4}px"})
-        short = " ".join(saved.prompt.split())[:60]
+        short = render.clip(saved.prompt, 60)
         self.play = w.Button(
             description="Play", icon="play", tooltip=f"play the video: {short}",
             layout={"width": "auto"},
@@ -157,9 +146,13 @@ class _Card:
         saved, width = self.saved, self.gallery.card_width
         if self.playing:
             html = render.video_html(
-                saved.video, poster=saved.poster, embed=self.gallery.embed, width=width,
+                saved.video,
+                poster=saved.poster,
+                embed=self.gallery.embed,
+                width=width,
                 label=saved.prompt,
-            )  # fmt: skip
+                autoplay=True,
+            )  # fmt: skip  (Play means play: the click is the user gesture autoplay needs)
             self.play.description, self.play.icon = "Poster", "image"
         else:
             html = _poster_html(saved, width)
@@ -220,8 +213,7 @@ class Gallery:
         self._w: Any = None
         if use_widgets:
             self._build_widgets()
-        _GALLERIES.add(self)
-        for job in list(_LIVE_JOBS):
+        for job in add_watcher(self):
             self.watch(job)
         self.refresh()
 

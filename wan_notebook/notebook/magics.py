@@ -11,25 +11,22 @@ exception, so headless runs (nbval, nbclient, papermill) fail when a video is no
 from __future__ import annotations
 
 import argparse
-import contextlib
-import os
-import sys
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_expand
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
-from IPython.display import HTML, display
 from traitlets import Bool, Float, Int, Unicode
 
 from .. import catalog, checks
-from ..errors import ValidationError
+from ..errors import ValidationError, WanError
 from ..options import GENERATION_OPTIONS, argument_decorators
 from . import render
 from .interpolate import interpolate
+from .interrupt import CellInterrupted, in_magic_terms, stop_following
 
 if TYPE_CHECKING:
     import asyncio
@@ -39,7 +36,7 @@ if TYPE_CHECKING:
     from ..settings import Secret
     from .panel import StatusPanel
 
-__all__ = ["SUBCOMMANDS", "WanVideoMagic", "build_request", "parse_cell_options"]
+__all__ = ["SUBCOMMANDS", "CellInterrupted", "WanVideoMagic", "build_request", "parse_cell_options"]
 
 #: ``%wanvideo <subcommand>``: one-line help for each.
 SUBCOMMANDS: dict[str, str] = {
@@ -51,8 +48,9 @@ SUBCOMMANDS: dict[str, str] = {
     "form": "form - a widget form: pick model, size, duration...; Generate runs a job",
     "config": "config - effective settings and where the API key comes from",
     "key": "key - type an API key, kept for this session only",
-    "emulator": "emulator [--speed X] | emulator stop - a local emulator (synthetic videos)",
-    "connect": "connect [--speed X] - the configured service if a key is set, else an emulator",
+    "emulator": "emulator [--speed X] [--region R] | emulator stop - the local background "
+    "emulator (synthetic videos; outlives the kernel)",
+    "connect": "connect [--speed X] - the configured service if a key is set, else the emulator",
 }
 
 # option dest -> VideoRequest.create keyword, from the table the CLI and the form share
@@ -146,6 +144,22 @@ def build_request(
         raise UsageError(f"{exc}{where}".replace("\n", " ")) from None
 
 
+def _warn_missing(cell: str, missing: Sequence[str]) -> None:
+    """Warn about undefined ``{names}``, located in the cell (``%%wanvideo:LINE``) rather
+    than in this module: the user sees where the name is, not an internal file path."""
+    names = ", ".join("{" + n + "}" for n in missing)
+    first = "{" + missing[0]
+    lineno = next((i for i, ln in enumerate(cell.splitlines(), 2) if first in ln), 2)
+    warnings.warn_explicit(
+        f"{names} in the prompt: not a defined name, sent as written "
+        "(write {{name}} to mean the braces literally)",
+        UserWarning,
+        filename="%%wanvideo",
+        lineno=lineno,
+        module="wan_notebook.prompt",
+    )
+
+
 @magics_class
 class WanVideoMagic(Magics):
     """Generate Wan videos from notebook cells (see ``%%wanvideo?``)."""
@@ -194,9 +208,11 @@ class WanVideoMagic(Magics):
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
         self._api_key: Secret | None = None
+        #: the background emulator this kernel is connected to (``ServiceInfo``), if any
         self._emulator: Any = None
-        self._emulator_scale = 1.0
-        self._exported: dict[str, str] = {}  # environment variables set by connect
+        self._emulator_started = False
+        #: the process-wide connection this magic set (cleared again on unload)
+        self._connection: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._runners: dict[tuple[Any, ...], Runner] = {}
         #: every job started from this shell, newest last
@@ -220,33 +236,33 @@ class WanVideoMagic(Magics):
     def wanvideo(self, line: str, cell: str | None = None) -> Any:
         """Turn the cell body into a video with Alibaba's Wan models.
 
-        ::
+        Example (the cell body is the prompt):
 
             %%wanvideo --model wan2.5-t2v-preview --size 832*480 -o clip
             A red fox in a trench coat walks through {city} at night, neon reflections.
 
-        The cell body is the prompt. A saved video for the same request is shown at once (no
-        network, no cost) unless --new. The panel shows the task's status, elapsed time and an
-        estimated progress bar, then plays the saved file (``--embed``: inlined as base64).
-        ``--background`` returns at once; ``-o NAME`` binds the VideoResult (the Job with
-        --background: ``await NAME`` or ``NAME.result()``). Ctrl-C keeps the task journaled:
-        ``%wanvideo attach ID`` picks it up again.
+        A video saved before for the same request is shown at once (no network, no cost)
+        unless --new. While it runs, the panel shows the task's status, the elapsed time and
+        an estimated progress bar; then it plays the saved file (--embed: inlined as base64).
+
+        --background returns at once; the panel keeps updating.
+        -o NAME binds the result (with --background: the job; "await NAME" gets the result).
+        Kernel > Interrupt (Ctrl-C) stops waiting; the task keeps running on the service and
+        "%wanvideo attach ID" picks it up again.
 
         Placeholders in the prompt (one rule, never an error):
+          {name}, {name.attr}  replaced by str(value) when the name exists in the notebook
+          {{name}}             the literal text {name}
+          anything else        left exactly as written: unknown names (with a warning),
+                               JSON like {"a": 1}, code like {k: v}, {x!r}, lone braces
 
-        * ``{name}`` or ``{name.attr}``: a Python name, no spaces or format spec, that exists
-          in the notebook's namespace is replaced by ``str(value)``;
-        * ``{{name}}`` gives the literal text ``{name}``;
-        * everything else is left exactly as written: unknown names (with a warning), JSON
-          like ``{"a": 1}``, code like ``{k: v}``, ``{x!r}``, ``{ x }``, lone braces.
-
-        Defaults come from ``%config WanVideoMagic`` (model, size, duration, seed,
+        Defaults come from "%config WanVideoMagic" (model, size, duration, seed,
         negative_prompt, shot_type, prompt_extend, watermark, directory, embed,
         embed_warn_mb, region, base_url, timeout, poll_scale, widgets).
 
-        Line form, ``%wanvideo SUBCOMMAND``: status ID, attach ID, cancel ID, list, gallery,
-        form, config, key, emulator [stop], connect. Argument mistakes raise a one-line UsageError;
-        a video that cannot be made raises the real error.
+        Line form, "%wanvideo SUBCOMMAND": status ID, attach ID, cancel ID, list, gallery,
+        form, config, key, emulator [stop], connect. Argument mistakes raise a one-line
+        UsageError; a video that cannot be made raises the real error.
         """
         if cell is None:
             return self._line(line)
@@ -262,13 +278,7 @@ class WanVideoMagic(Magics):
         ns = self.shell.user_ns if self.shell is not None else {}
         filled = interpolate(cell.strip(), ns)
         if filled.missing:
-            names = ", ".join("{" + n + "}" for n in filled.missing)
-            warnings.warn(
-                f"{names} in the prompt: not a defined name, sent as written "
-                "(write {{name}} to mean the braces literally)",
-                UserWarning,
-                stacklevel=2,
-            )
+            _warn_missing(cell, filled.missing)
         request = build_request(filled.text, args, self._defaults())
         loop = self._job_loop(background=args.background)
         runner = self._runner(args.directory, args.timeout, loop)
@@ -302,7 +312,7 @@ class WanVideoMagic(Magics):
         return panel
 
     def _run(self, job: Job, panel: StatusPanel, args: argparse.Namespace) -> None:
-        from .gallery import track_job
+        from .tracking import track_job
 
         self.jobs.append(job)
         track_job(job)  # open galleries refresh when it saves
@@ -314,37 +324,12 @@ class WanVideoMagic(Magics):
         try:
             result = job.result()
         except KeyboardInterrupt:
-            self._interrupted(job)
-            raise
+            raise stop_following(job) from None
+        except WanError as exc:
+            raise in_magic_terms(exc, job.task_id) from None
         if args.output:
             self.shell.user_ns[args.output] = result
         return None
-
-    def _interrupted(self, job: Job) -> None:
-        """Ctrl-C: stop following locally, keep the task journaled, say how to go on."""
-        import asyncio
-
-        task = job._task
-        job.detach()
-        if task is not None and not task.done():
-            loop = job.runner.loop
-            if not loop.is_running():
-                with contextlib.suppress(BaseException):
-                    loop.run_until_complete(asyncio.wait([task], timeout=2.0))
-        if job.task_id:
-            message = (
-                f"Interrupted. Task {job.task_id} keeps running on the service and stays "
-                f"journaled in {job.runner.store.index_path}.\n"
-                f"  %wanvideo attach {job.task_id}   follow it again and save the video\n"
-                f"  %wanvideo cancel {job.task_id}   cancel it (only while PENDING)"
-            )
-        else:
-            message = (
-                "Interrupted before the service returned a task id. If the create request "
-                "had reached the service, running the cell again adopts that task instead "
-                "of paying twice (`%wanvideo list` shows the account's tasks)."
-            )
-        print(message, file=sys.stderr)
 
     # ------------------------------------------------------------------ runners
 
@@ -365,10 +350,13 @@ class WanVideoMagic(Magics):
             self._loop = asyncio.new_event_loop()
         return self._loop
 
-    def _settings(self) -> tuple[Any, str | None, str | None, float]:
+    def _settings(self) -> tuple[Any, str | None, str | None, float | None]:
+        # poll_scale left at its default: the connection's hint, the environment or the
+        # emulator's speed header decide (settings.resolve_poll_scale)
+        scale = None if self.poll_scale == 1.0 else self.poll_scale
         if self._emulator is not None:
-            return self._emulator.api_key, self._emulator.base_url, None, self._emulator_scale
-        return self._api_key, self.base_url, self.region, self.poll_scale
+            return self._emulator.api_key, self._emulator.base_url, None, scale
+        return self._api_key, self.base_url, self.region, scale
 
     def _runner(
         self, directory: str | None, timeout: float | None, loop: asyncio.AbstractEventLoop
@@ -450,7 +438,9 @@ class WanVideoMagic(Magics):
             if value is not None:
                 lines.append(f"  {label}: {value.isoformat()}")
         if record is not None:
-            lines.append(f"  in the store: {record.status}, prompt {record.prompt[:80]!r}")
+            lines.append(
+                f"  in the store: {record.status}, prompt {render.clip(record.prompt, 80)!r}"
+            )
             if record.saved_at is not None:
                 lines.append(f"  saved: {render.src_for(record.paths.video)}")
         if not task.is_terminal:
@@ -505,9 +495,13 @@ class WanVideoMagic(Magics):
         local = store.in_flight()  # in-flight first, then saved results
         saved = store.results(limit=args.limit)
         for rec in local[: args.limit]:
-            lines.append(f"  {rec.task_id}  {rec.status:<9} {rec.model:<20} {rec.prompt[:50]!r}")
+            lines.append(
+                f"  {rec.task_id}  {rec.status:<9} {rec.model:<20} {render.clip(rec.prompt, 50)!r}"
+            )
         for res in saved[: max(0, args.limit - len(local))]:
-            lines.append(f"  {res.task_id}  {'SAVED':<9} {res.model:<20} {res.prompt[:50]!r}")
+            lines.append(
+                f"  {res.task_id}  {'SAVED':<9} {res.model:<20} {render.clip(res.prompt, 50)!r}"
+            )
         if len(lines) == 1:
             lines.append("  (nothing yet)")
         if not args.local:
@@ -559,9 +553,14 @@ class WanVideoMagic(Magics):
             default = self.traits()[name].default_value
             mark = "" if value == default else "   (set)"
             lines.append(f"  {name:<16} {value!r}{mark}")
+        from ..settings import current_connection, resolve_poll_scale
+
+        conn = current_connection()
+        if conn is not None:
+            lines.append(f"  connection:      {conn.base_url or '(key only)'} (from {conn.source})")
         if self._emulator is not None:
             lines.append(f"  base URL:        {self._emulator.base_url} (local emulator)")
-            lines.append("  API key:         the emulator's demo key")
+            lines.append("  API key:         the emulator's own key")
         else:
             try:
                 url, url_source = resolve_base_url(self.base_url, region=self.region)
@@ -579,6 +578,11 @@ class WanVideoMagic(Magics):
                     )
                 else:
                     lines.append(f"  API key:         from {source}")
+        try:
+            scale, scale_source = resolve_poll_scale(self._settings()[3])
+            lines.append(f"  poll scale:      {scale:g} (from {scale_source})")
+        except Exception as exc:
+            lines.append(f"  poll scale:      not resolved: {exc}")
         from ..store import OutputStore
 
         lines.append(f"  outputs folder:  {OutputStore(self.directory).root}")
@@ -593,111 +597,44 @@ class WanVideoMagic(Magics):
         if not value:
             raise UsageError("no key entered; nothing changed")
         self._api_key = Secret(value)
+        from ..settings import set_connection
+
+        self._emulator = None  # the key is for a real service: every entry point uses it
+        self._connection = set_connection(None, self._api_key, source="%wanvideo key")
         print("API key set for this session (not saved anywhere).")
 
     def _cmd_emulator(self, rest: str) -> None:
-        parser = _line_parser("emulator")
-        parser.add_argument("action", nargs="?", choices=("start", "stop"), default="start")
-        parser.add_argument("--speed", type=float, default=30.0)
-        args = parser.parse_args(rest.split())
-        if args.action == "stop":
-            if self._emulator is None:
-                print("no emulator is running in this kernel")
-                return
-            self._stop_emulator()
-            print("emulator stopped; cells use the configured service again")
-            return
-        if args.speed <= 0:
-            raise UsageError("--speed must be positive")
-        if self._emulator is not None:
-            self._stop_emulator()
-        from ..emulator import Emulator
+        from .connection import start_emulator
 
-        emulator = Emulator(speed=args.speed)
-        emulator.start()
-        self._emulator = emulator
-        self._emulator_scale = 1.0 / args.speed
-        banner = (
-            f"Wan emulator running in this kernel at {emulator.base_url} (speed x{args.speed:g})."
-            " Its videos are SYNTHETIC (a caption over moving colour), not made by Wan; nothing"
-            " is billed. %wanvideo emulator stop returns to the real service."
-        )
-        display(
-            {
-                "text/plain": banner,
-                "text/html": HTML(
-                    '<div style="border:2px dashed #a16207;background:#fefce8;color:#111;'
-                    'padding:6px 8px;border-radius:4px"><b>Emulator</b> · '
-                    f"{render.esc(banner)}</div>"
-                ).data,
-            },
-            raw=True,
-        )
+        start_emulator(self, rest, _line_parser("emulator"))
 
     def _cmd_connect(self, rest: str) -> None:
-        """Use the configured service when an API key is set, else start an emulator.
+        """The configured service when an API key is set, else the background emulator."""
+        from .connection import connect
 
-        Notebooks open with it so they run anywhere: with ``DASHSCOPE_API_KEY`` (and maybe
-        ``DASHSCOPE_HTTP_BASE_URL``, as ``wanvideo demo`` sets) they talk to that service;
-        without a key they start ``%wanvideo emulator``, show its banner and point this
-        kernel's environment at it (until ``%wanvideo emulator stop``), so the Python API
-        used in the same notebook talks to it too.
-        """
-        parser = _line_parser("connect")
-        parser.add_argument("--speed", type=float, default=30.0)
-        args = parser.parse_args(rest.split())
-        if self._emulator is not None:
-            print(f"using the emulator already running in this kernel at {self._emulator.base_url}")
-            return
-        from ..errors import ConfigurationError
-        from ..settings import resolve_api_key, resolve_base_url, resolve_poll_scale
-
-        try:
-            key_source = "this session" if self._api_key else resolve_api_key(None)[1]
-        except ConfigurationError:
-            self._cmd_emulator(f"--speed {args.speed!r}")
-            # the Python API in this kernel (generate(), WanClient()) follows the same settings
-            emulator = self._emulator
-            self._exported = {
-                "DASHSCOPE_HTTP_BASE_URL": emulator.base_url,
-                "DASHSCOPE_API_KEY": emulator.api_key,
-                "WAN_NOTEBOOK_POLL_SCALE": repr(self._emulator_scale),
-            }
-            os.environ.update(self._exported)
-            return
-        url, url_source = resolve_base_url(self.base_url, region=self.region)
-        scale, scale_source = resolve_poll_scale(None)
-        if scale_source != "default" and self.poll_scale == self.traits()["poll_scale"].default():
-            self.poll_scale = scale  # e.g. the kernel of `wanvideo demo` polling its emulator
-        local = url.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
-        if local in ("127.0.0.1", "localhost", "[::1]"):
-            what = "a server on this machine (an emulator: videos are synthetic, nothing is billed)"
-        else:
-            what = "the Wan service (new videos are billed; saved ones are reused for free)"
-        text = f"Connected to {what} at {url} (from {url_source}; API key from {key_source})."
-        display(
-            {
-                "text/plain": text,
-                "text/html": '<div style="border:1px solid #15803d;background:#f0fdf4;'
-                f'color:#111;padding:6px 8px;border-radius:4px">{render.esc(text)}</div>',
-            },
-            raw=True,
-        )
-
-    def _stop_emulator(self) -> None:
-        for name, value in self._exported.items():  # only what connect set and nobody changed
-            if os.environ.get(name) == value:
-                del os.environ[name]
-        self._exported = {}
-        emulator, self._emulator = self._emulator, None
-        if emulator is not None:
-            emulator.stop()
+        connect(self, rest, _line_parser("connect"))
 
     # ------------------------------------------------------------------ lifecycle
 
     def close(self) -> None:
-        """Stop the emulator started here (if any); used by ``unload_ipython_extension``."""
-        self._stop_emulator()
+        """Drop this kernel's connection to the emulator; used by ``unload_ipython_extension``.
+
+        The emulator itself keeps running (it outlives kernels): ``%wanvideo emulator stop``.
+        """
+        from .connection import forget
+
+        forget(self)
+
+
+def _plain_help(doc: str | None) -> str | None:
+    """``%wanvideo?`` as plain text: IPython's magic_arguments opens the usage with a reST
+    ``::`` marker and names the line form; the help reads better without both."""
+    if doc and doc.startswith("::"):
+        doc = "Usage:" + doc[2:].replace("  %wanvideo [", "  %%wanvideo [", 1)
+    return doc
+
+
+WanVideoMagic.wanvideo.__doc__ = _plain_help(WanVideoMagic.wanvideo.__doc__)
 
 
 def _checked(check: Any, given: Any, flag: str, trait: str, configured: Any) -> Any:

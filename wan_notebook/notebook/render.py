@@ -10,38 +10,67 @@ Rules:
 * Styles are inline (static renderers drop ``<style>`` blocks); the HTML still reads well when
   a sanitizer drops the styles too.
 * A video is referenced by its path relative to the working directory (the notebook's folder
-  in Jupyter): the notebook stays tiny. ``embed=True`` inlines it as base64 (for Colab and for
-  sharing one file). The poster PNG is the ``<video poster>`` and also an ``<img>`` inside the
-  ``<video>`` element, which renderers that block ``<video>`` (GitHub) show instead; when
-  embedded it is inlined once, as the ``<img>`` only.
+  in Jupyter): the notebook stays small. ``embed=True`` inlines it as base64 (for Colab and
+  for sharing one file). A small JPEG thumbnail of the poster is inlined as the ``<video
+  poster>`` and as an ``<img>`` inside the ``<video>`` element, which renderers that block
+  ``<video>`` (GitHub) show instead; a missing file (a fresh clone) shows that poster and
+  "run the cell to make this video" instead of a dead player.
 """
 
 from __future__ import annotations
 
 import base64
+import functools
 import html
+import io
 import os
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 from .. import errors
 
-if TYPE_CHECKING:
-    from ..results import VideoResult
+
+class VideoResult(Protocol):
+    """What these views read of a :class:`wan_notebook.results.VideoResult` (a protocol, so
+    this module does not import ``results``, which imports it to show itself)."""
+
+    path: Path
+    task_id: str
+    metadata: Mapping[str, Any]
+    request: Any
+    cached: bool
+    poster: Path | None
+
+    @property
+    def prompt(self) -> str: ...
+    @property
+    def model(self) -> str: ...
+    @property
+    def width(self) -> int | None: ...
+    @property
+    def height(self) -> int | None: ...
+    @property
+    def duration(self) -> float | None: ...
+    @property
+    def size_bytes(self) -> int: ...
+
 
 __all__ = [
     "PanelState",
     "badge_html",
     "badge_label",
+    "clip",
     "error_box_html",
     "error_text",
     "esc",
+    "missing_video_html",
     "panel_html",
     "panel_text",
+    "poster_uri",
     "result_html",
     "src_for",
     "video_html",
@@ -60,6 +89,7 @@ BADGE_COLOURS = {
     "ERROR": "#b91c1c",
     "CANCELED": "#c2410c",
     "DETACHED": "#4b5563",
+    "TIMED OUT": "#4b5563",
     "UNKNOWN": "#4b5563",
 }
 PROMPT_PREVIEW = 80
@@ -89,6 +119,71 @@ def _data_uri(path: Path, mime: str) -> str:
     return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
 
 
+def clip(text: str, limit: int) -> str:
+    """``text`` on one line, cut to ``limit`` characters with an ellipsis when cut."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[: max(0, limit - 1)].rstrip() + "…"
+
+
+def poster_uri(poster: Path | None) -> str | None:
+    """A small inlined thumbnail of the poster PNG (a ``data:`` URI), or None.
+
+    Inlined because relative ``poster`` attributes are not rewritten by JupyterLab (a 404)
+    and because a fresh clone or GitHub has no ``wan_outputs/``: the player still shows the
+    first frame, and the HTML export carries it. Small: a JPEG at most
+    ``POSTER_THUMB_WIDTH`` wide (a few KB); without Pillow, a small PNG as it is.
+    """
+    if poster is None:
+        return None
+    try:
+        st = Path(poster).stat()
+    except OSError:
+        return None
+    return _poster_thumb(str(poster), st.st_mtime_ns, st.st_size)
+
+
+POSTER_THUMB_WIDTH = 256
+POSTER_PNG_MAX = 48_000
+
+
+@functools.lru_cache(maxsize=256)
+def _poster_thumb(path: str, _mtime_ns: int, size: int) -> str | None:
+    try:
+        from PIL import Image
+    except ImportError:
+        return _data_uri(Path(path), "image/png") if size <= POSTER_PNG_MAX else None
+    try:
+        with Image.open(path) as img:
+            thumb = img.convert("RGB")
+            thumb.thumbnail((POSTER_THUMB_WIDTH, POSTER_THUMB_WIDTH))
+            buf = io.BytesIO()
+            thumb.save(buf, "JPEG", quality=65, optimize=True)
+    except (OSError, ValueError):
+        return None
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii")
+
+
+MISSING_TEXT = "run the cell to make this video"
+
+
+def missing_video_html(path: Path | str, *, poster_src: str | None, width: int, alt: str) -> str:
+    """What stands in for a player whose file is not here (a fresh clone, GitHub): the
+    inlined poster and "run the cell to make this video". ``alt`` is already escaped."""
+    name = src_for(Path(path)) if isinstance(path, Path) else str(path)
+    picture = (
+        f'<img src="{esc(poster_src)}" width="{width}" alt="{alt}" '
+        'style="max-width:100%;height:auto;opacity:.8">'
+        if poster_src
+        else f'<div style="width:{width}px;max-width:100%;height:{width * 9 // 16}px;'
+        'background:#e5e7eb"></div>'
+    )
+    return (
+        f'<figure class="wan-missing" style="display:inline-block;margin:0">{picture}'
+        f"<figcaption><small>▶ {MISSING_TEXT} (<code>{esc(name)}</code> is not in this "
+        "folder)</small></figcaption></figure>"
+    )
+
+
 def video_html(
     path: Path,
     *,
@@ -96,26 +191,28 @@ def video_html(
     embed: bool = False,
     width: int | None = None,
     label: str = "",
+    autoplay: bool = False,
 ) -> str:
-    """A ``<video controls>`` for a saved file (reference or base64), with the poster as an
-    ``<img>`` fallback for renderers that block ``<video>``."""
-    src = _data_uri(path, "video/mp4") if embed else src_for(path)
+    """A ``<video controls>`` for a saved file (reference or base64) with an inlined poster
+    thumbnail (also the ``<img>`` fallback for renderers that block ``<video>``); when the
+    file is missing, the poster and "run the cell to make this video" instead."""
     w = int(width) if width else 640
-    poster_src = None
-    if poster is not None and poster.is_file():
-        poster_src = _data_uri(poster, "image/png") if embed else src_for(poster)
-    alt = esc(label[:200]) if label else "generated video"
-    # No ``poster`` attribute: JupyterLab rewrites relative ``src`` attributes to its /files/
-    # route but not ``poster`` (a 404 that leaves the player blank). ``preload=metadata``
-    # shows the first frame instead; the poster is the <img> fallback for static renderers.
+    alt = esc(clip(label, 200)) if label else "generated video"
+    poster_src = poster_uri(poster)
+    if not Path(path).is_file():
+        return missing_video_html(path, poster_src=poster_src, width=w, alt=alt)
+    src = _data_uri(path, "video/mp4") if embed else src_for(path)
     fallback = (
         f'<img src="{esc(poster_src)}" width="{w}" alt="{alt}" style="max-width:100%">'
         if poster_src
         else f'<a href="{esc(src)}">{esc(path.name)}</a>'
     )
+    poster_attr = f' poster="{esc(poster_src)}"' if poster_src else ""
+    play = " autoplay" if autoplay else ""
     return (
-        f'<video class="wan-video" src="{esc(src)}" controls playsinline preload="metadata"'
-        f' width="{w}" style="max-width:100%;height:auto" aria-label="{alt}">{fallback}</video>'
+        f'<video class="wan-video" src="{esc(src)}"{poster_attr} controls playsinline{play}'
+        f' preload="metadata" width="{w}" style="max-width:100%;height:auto"'
+        f' aria-label="{alt}">{fallback}</video>'
     )
 
 
@@ -183,21 +280,55 @@ def error_code(exc: BaseException) -> str:
     return str(getattr(exc, "code", None) or type(exc).__name__)
 
 
-def error_text(exc: BaseException, task_id: str | None = None) -> str:
-    """The error as three plain lines: code, message, what to do."""
+def _title(exc: BaseException) -> str:
+    """``ClassName`` or ``ClassName [Code]``: the class name is never printed twice."""
+    code = error_code(exc)
+    name = type(exc).__name__
+    return name if code == name else f"{name} [{code}]"
+
+
+def still_running(exc: BaseException) -> bool:
+    """True for the errors that leave the task running on the service (detach, timeout)."""
+    return isinstance(exc, (errors.DetachedError, errors.WaitTimeoutError))
+
+
+def still_running_text(exc: BaseException, task_id: str | None = None) -> str:
+    """The notebook's words for a task this kernel stopped following (Ctrl-C, a timeout)."""
+    tid = task_id or getattr(exc, "task_id", None)
+    status = getattr(exc, "status", None)
+    if not tid:
+        return "Stopped before the service returned a task id; nothing to follow."
+    state = f"still {status}" if status else "still running"
+    why = "the wait timed out" if isinstance(exc, errors.WaitTimeoutError) else "interrupted"
     return (
-        f"error: {type(exc).__name__} [{error_code(exc)}]\n"
-        f"  {exc}\n"
-        f"  what to do: {what_to_do(exc, task_id)}"
+        f"Task {tid} is {state} on the service ({why} here); `%wanvideo attach {tid}` "
+        f"follows it and saves the video."
     )
 
 
+def error_text(exc: BaseException, task_id: str | None = None) -> str:
+    """The error as plain lines: class and code, message, what to do."""
+    if still_running(exc):
+        return "stopped following: " + still_running_text(exc, task_id)
+    return f"error: {_title(exc)}\n  {exc}\n  what to do: {what_to_do(exc, task_id)}"
+
+
 def error_box_html(exc: BaseException, task_id: str | None = None) -> str:
-    """A red box with the error's class and code, its message and the next step."""
+    """A red box with the error's class (and code), its message and the next step; a grey
+    one-line note for a task that keeps running (detached, timed out)."""
+    if still_running(exc):
+        return (
+            '<div class="wan-detached" style="border:1px solid #9ca3af;background:#f3f4f6;'
+            'color:#111;padding:4px 8px;margin:4px 0;border-radius:4px">'
+            f"{esc(still_running_text(exc, task_id))}</div>"
+        )
+    code = error_code(exc)
+    name = type(exc).__name__
+    head = f"<b>{esc(name)}</b>" + ("" if code == name else f" <code>{esc(code)}</code>")
     return (
         '<div class="wan-error" style="border:1px solid #b91c1c;background:#fef2f2;'
         'color:#111;padding:6px 8px;margin:4px 0;border-radius:4px">'
-        f"<b>{esc(type(exc).__name__)}</b> <code>{esc(error_code(exc))}</code><br>"
+        f"{head}<br>"
         f'<span style="white-space:pre-wrap">{esc(exc)}</span><br>'
         f"<i>What to do:</i> {esc(what_to_do(exc, task_id))}</div>"
     )
@@ -248,8 +379,10 @@ def badge_label(state: PanelState) -> str:
         return "CACHED"
     if state.phase == "canceled":
         return "CANCELED"
-    if state.phase == "detached":
+    if state.phase == "detached" or isinstance(state.error, errors.DetachedError):
         return "DETACHED"
+    if isinstance(state.error, errors.WaitTimeoutError):
+        return "TIMED OUT"  # not an error of the task: it keeps running on the service
     if state.phase == "failed" or state.error is not None:
         return state.status if state.status in ("FAILED", "CANCELED", "UNKNOWN") else "ERROR"
     if state.phase == "downloading":
