@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from . import catalog
+from . import catalog, checks
 from ._version import __version__
 from .errors import (
     APIError,
@@ -43,10 +43,16 @@ EPILOG = """exit codes:
 
 def _connection_args(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("connection (default: environment, as the official SDK)")
-    g.add_argument("--base-url", default=None, help="API base URL (DASHSCOPE_HTTP_BASE_URL)")
+    g.add_argument(
+        "--base-url",
+        default=None,
+        type=checks.ARG_BASE_URL,
+        help="API base URL (DASHSCOPE_HTTP_BASE_URL)",
+    )
     g.add_argument(
         "--region",
         default=None,
+        type=checks.ARG_REGION,
         help="region: " + ", ".join(catalog.REGIONS) + " (DASHSCOPE_REGION; default singapore)",
     )
     g.add_argument(
@@ -56,7 +62,7 @@ def _connection_args(p: argparse.ArgumentParser) -> None:
     )
     g.add_argument(
         "--emulator-speed",
-        type=float,
+        type=checks.arg_positive("--emulator-speed"),
         default=30.0,
         metavar="X",
         help="with --emulator: simulated seconds per real second (default 30)",
@@ -88,17 +94,25 @@ def build_parser() -> argparse.ArgumentParser:
         ("cancel", "cancel a PENDING task"),
     ):
         p = sub.add_parser(name, help=text)
-        p.add_argument("task_id")
+        p.add_argument("task_id", type=checks.ARG_TASK_ID)
         if name == "attach":
             p.add_argument(
-                "--dir", dest="directory", default=None, help="output folder (default: wan_outputs)"
+                "--dir",
+                dest="directory",
+                default=None,
+                type=checks.ARG_OUTPUT_DIR,
+                help="output folder (default: wan_outputs)",
             )
-            p.add_argument("--timeout", type=float, default=None)
+            p.add_argument("--timeout", type=checks.ARG_TIMEOUT, default=None)
         _connection_args(p)
 
     lst = sub.add_parser("list", help="tasks saved here and, unless --local, on the service")
     lst.add_argument(
-        "--dir", dest="directory", default=None, help="output folder (default: wan_outputs)"
+        "--dir",
+        dest="directory",
+        default=None,
+        type=checks.ARG_OUTPUT_DIR,
+        help="output folder (default: wan_outputs)",
     )
     lst.add_argument("--local", action="store_true", help="only what is saved in the folder")
     lst.add_argument("--model", default=None)
@@ -120,10 +134,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--dir",
         dest="directory",
         default="wan_outputs",
+        type=checks.ARG_OUTPUT_DIR,
         help="where to write (default wan_outputs)",
     )
     demo.add_argument(
-        "--speed", type=float, default=60.0, help="emulator speed (simulated s per s; default 60)"
+        "--speed",
+        type=checks.arg_positive("--speed"),
+        default=60.0,
+        help="emulator speed (simulated s per s; default 60)",
     )
     return parser
 
@@ -356,7 +374,7 @@ def _cmd_models(args: argparse.Namespace) -> int:
 def _cmd_emulator(args: argparse.Namespace) -> int:
     from .emulator.cli import main as emulator_main
 
-    return int(emulator_main(args.rest) or 0)
+    return int(emulator_main(args.rest, prog="wanvideo emulator") or 0)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:

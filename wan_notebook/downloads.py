@@ -45,8 +45,9 @@ MIN_VIDEO_CAP = 32 << 20
 _BYTES_PER_PIXEL_FRAME = 1 / 8
 _FPS = 30
 _SAFETY = 4
-#: Free space kept on the disk besides the video.
-_DISK_MARGIN = 16 << 20
+#: Free space kept on the disk besides the video (small: notebooks also live on small disks,
+#: and the index and sidecar need only kilobytes).
+_DISK_MARGIN = 1 << 20
 
 
 def _pixels(usage: dict[str, Any]) -> int:

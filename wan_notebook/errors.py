@@ -4,7 +4,9 @@
 
     WanError
     ├── ConfigurationError              no API key, unknown region, bad settings
-    ├── ValidationError (ValueError)    a request parameter is invalid (raised before any I/O)
+    ├── ValidationError (ValueError)    a parameter is invalid (raised before any I/O)
+    │   ├── ParameterTypeError (TypeError)  ... because it has the wrong type
+    │   └── SettingError                ... a setting (base_url, api_key); also a ConfigurationError
     ├── WanConnectionError              the service could not be reached or the link dropped
     │   └── SubmitUncertainError        a create request failed after it may have been accepted
     ├── ListTruncatedError              the task list still had pages at the page cap
@@ -52,10 +54,12 @@ __all__ = [
     "InvalidRequestError",
     "ListTruncatedError",
     "NotFoundError",
+    "ParameterTypeError",
     "PermissionDeniedError",
     "QuotaExceededError",
     "RateLimitError",
     "ServiceError",
+    "SettingError",
     "SubmitUncertainError",
     "TaskCanceledError",
     "TaskError",
@@ -91,6 +95,24 @@ class ValidationError(WanError, ValueError):
         self.param = param
         self.value = value
         self.allowed = allowed
+
+
+class ParameterTypeError(ValidationError, TypeError):
+    """A parameter has the wrong type (``timeout="10"``, ``new="yes"``, ``attach(None)``).
+
+    Catchable as :class:`ValidationError` (every entry point reports it as a usage error) and
+    as ``TypeError`` (what Python code expects for a wrong type).
+    """
+
+
+class SettingError(ConfigurationError, ValidationError):
+    """A connection setting given or found is unusable (a ``base_url`` that is not http(s), an
+    ``api_key`` that is not a string); raised before any request.
+
+    A :class:`ConfigurationError` for code that catches settings problems, and a
+    :class:`ValidationError` naming ``param`` for the entry points' usage errors. ``value`` is
+    never the API key.
+    """
 
 
 class WanConnectionError(WanError):

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from . import catalog
+from . import catalog, checks
 
 __all__ = [
     "GENERATION_OPTIONS",
@@ -161,7 +161,12 @@ GENERATION_OPTIONS: tuple[Option, ...] = (
     _switch("--no-watermark", "watermark", False, "no watermark (the default)", explicit=False),
     Option(
         ("--dir",),
-        {"default": None, "dest": "directory", "help": "output folder (default: wan_outputs)"},
+        {
+            "default": None,
+            "dest": "directory",
+            "type": checks.ARG_OUTPUT_DIR,
+            "help": "output folder (default: wan_outputs)",
+        },
     ),
     Option(
         ("--new",),
@@ -174,9 +179,9 @@ GENERATION_OPTIONS: tuple[Option, ...] = (
     Option(
         ("--timeout",),
         {
-            "type": float,
+            "type": checks.ARG_TIMEOUT,
             "default": None,
-            "help": "give up waiting after this many seconds (the task keeps running)",
+            "help": "give up waiting after this many seconds, > 0 (the task keeps running)",
         },
     ),
 )

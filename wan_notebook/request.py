@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from . import catalog, request_new
+from . import catalog, checks, request_new
 from .errors import ValidationError
 from .protocol_new import new_body
 
@@ -63,36 +63,25 @@ def is_remote_url(value: str) -> bool:
     return value.lower().startswith(_REMOTE_SCHEMES)
 
 
-def _short(value: Any, limit: int = 60) -> str:
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def _fail(param: str, value: Any, problem: str, allowed: str) -> ValidationError:
-    return ValidationError(
-        f"{param} {_short(value)} {problem}; {allowed}", param=param, value=value, allowed=allowed
-    )
+    return checks.fail(param, value, problem, allowed)
 
 
 def _check_bool(name: str, value: Any) -> None:
-    if not isinstance(value, bool):
-        raise _fail(name, value, "is not a bool", "use True or False")
+    checks.flag(value, name)
 
 
 def _check_int(name: str, value: Any, allowed: str) -> None:
     if isinstance(value, bool) or not isinstance(value, int):
-        hint = ""
-        if isinstance(value, str) and value.strip().isdigit():
-            hint = f" (write {int(value)} without quotes)"
-        elif isinstance(value, float) and value.is_integer():
-            hint = f" (write {int(value)})"
-        raise _fail(name, value, f"must be an integer{hint}", allowed)
+        if isinstance(value, float) and value.is_integer():
+            allowed = f"{allowed} (write {int(value)})"
+        raise checks.type_error(name, value, allowed)
 
 
 def _normalise_size(model: catalog.Model, size: Any) -> str:
     allowed = "use one of " + ", ".join(model.sizes)
     if not isinstance(size, str):
-        raise _fail("size", size, f"is not a string for {model.id}", allowed)
+        raise checks.type_error("size", size, allowed)
     m = _SIZE_RE.match(size)
     if m:
         norm = f"{int(m.group(1))}*{int(m.group(2))}"
@@ -122,10 +111,7 @@ def _normalise_size(model: catalog.Model, size: Any) -> str:
 
 
 def _check_text(name: str, value: Any, limit: int, model_id: str, *, required: bool) -> None:
-    if not isinstance(value, str):
-        raise _fail(name, value, "is not a string", "pass text")
-    if required and not value.strip():
-        raise _fail(name, value, "is empty", "describe the video in words")
+    checks.text(value, name, required=required)
     if len(value) > limit:
         raise ValidationError(
             f"{name} is {len(value)} characters, over the {limit} that {model_id} reads; the "
@@ -216,7 +202,7 @@ class VideoRequest:
         ``shot_type`` only takes effect with ``prompt_extend=True``; a warning says so.
         """
         if not isinstance(model, str):
-            raise _fail("model", model, "is not a string", _models_allowed())
+            raise checks.type_error("model", model, _models_allowed())
         if not model.strip():
             raise _fail("model", model, "is empty", _models_allowed())
         try:

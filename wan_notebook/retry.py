@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
 
+from . import checks
 from .errors import SubmitUncertainError
 
 __all__ = [
@@ -67,6 +68,10 @@ class RetryPolicy:
     base_delay: float = 0.5
     max_delay: float = 20.0
     max_retry_after: float = 60.0
+
+    def __post_init__(self) -> None:
+        # WanClient(max_retries=-1) was accepted; checked here, where every client builds one
+        checks.non_negative_int(self.max_retries, "max_retries")
 
     def verdict(
         self,

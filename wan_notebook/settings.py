@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from . import catalog
+from . import catalog, checks
 from .errors import ConfigurationError
 
 __all__ = [
@@ -173,13 +173,19 @@ def resolve_api_key(
     the current connection (:func:`set_connection`), then ``~/.dashscope/api_key``.
     Returns ``(Secret, source)``.
 
-    Raises :class:`ConfigurationError` listing every place that was looked at.
+    Raises :class:`ConfigurationError` listing every place that was looked at, and
+    :class:`~wan_notebook.errors.SettingError` for a key that is not a usable string (never
+    showing it).
     """
+    if isinstance(api_key, Secret):
+        api_key = Secret(checks.api_key(api_key.reveal()) or "")
+    else:
+        api_key = checks.api_key(api_key)
     if api_key:
         return Secret(api_key), "argument"
     e = _env(env)
     if e.get(ENV_KEY, "").strip():
-        return Secret(e[ENV_KEY].strip()), f"env {ENV_KEY}"
+        return Secret(checks.api_key(e[ENV_KEY], f"env {ENV_KEY}") or ""), f"env {ENV_KEY}"
     looked = ["api_key= argument", f"env {ENV_KEY}"]
     file_env = e.get(ENV_KEY_FILE, "").strip()
     if file_env:
@@ -187,7 +193,8 @@ def resolve_api_key(
         looked.append(f"file {path} (from {ENV_KEY_FILE})")
         value = _read_key_file(path)
         if value:
-            return Secret(value), f"file {path} (from {ENV_KEY_FILE})"
+            source = f"file {path} (from {ENV_KEY_FILE})"
+            return Secret(checks.api_key(value, source) or ""), source
     else:
         looked.append(f"env {ENV_KEY_FILE}")
     conn = _connection
@@ -198,7 +205,7 @@ def resolve_api_key(
     looked.append(f"file {default}")
     value = _read_key_file(default)
     if value:
-        return Secret(value), f"file {default}"
+        return Secret(checks.api_key(value, f"file {default}") or ""), f"file {default}"
     raise ConfigurationError(
         "no DashScope API key found; looked at: "
         + ", ".join(looked)
@@ -209,18 +216,17 @@ def resolve_api_key(
 def resolve_region(
     region: str | None = None, *, env: Mapping[str, str] | None = None
 ) -> tuple[catalog.Region, str]:
-    """The region from the argument, ``DASHSCOPE_REGION``, or the default (Singapore)."""
-    if region:
-        source = "argument"
-    else:
-        region = _env(env).get(ENV_REGION, "").strip() or None
-        source = f"env {ENV_REGION}"
-    if not region:
+    """The region from the argument, ``DASHSCOPE_REGION``, or the default (Singapore).
+
+    An unknown name raises :class:`~wan_notebook.errors.SettingError` naming ``region``.
+    """
+    if region is not None and region != "":
+        return checks.region(region), "argument"  # type: ignore[return-value]
+    text = _env(env).get(ENV_REGION, "").strip()
+    if not text:
         return catalog.get_region(catalog.DEFAULT_REGION), "default"
-    try:
-        return catalog.get_region(region), source
-    except ValueError as exc:
-        raise ConfigurationError(f"{exc} (from {source})") from None
+    source = f"env {ENV_REGION}"
+    return checks.region(text, source), source  # type: ignore[return-value]
 
 
 def resolve_workspace(
@@ -246,13 +252,16 @@ def resolve_base_url(
 
     Order: argument, ``DASHSCOPE_HTTP_BASE_URL``, the current connection (unless a ``region``
     or ``workspace`` argument asks for a region's host), then the region's host (the workspace
-    host when a workspace is known and the region has one).
+    host when a workspace is known and the region has one). A given or configured URL that is
+    not ``http(s)://host/...`` raises :class:`~wan_notebook.errors.SettingError` naming
+    ``base_url`` and where it came from, before any request.
     """
-    if base_url:
-        return base_url.rstrip("/"), "argument"
+    if base_url is not None and base_url != "":
+        return checks.base_url(base_url), "argument"
     e = _env(env)
     if e.get(ENV_BASE_URL, "").strip():
-        return e[ENV_BASE_URL].strip().rstrip("/"), f"env {ENV_BASE_URL}"
+        source = f"env {ENV_BASE_URL}"
+        return checks.base_url(e[ENV_BASE_URL], source), source
     conn = _connection
     if conn is not None and conn.base_url and not region and not workspace:
         return conn.base_url, f"connection ({conn.source})"

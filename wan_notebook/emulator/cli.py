@@ -10,6 +10,7 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 
+from .. import checks
 from . import DEMO_API_KEY
 
 
@@ -51,10 +52,12 @@ def build_parser(prog: str = "python -m wan_notebook.emulator") -> argparse.Argu
     )
     p.add_argument("--serve-state", default=None, help=argparse.SUPPRESS)
     p.add_argument("--host", default="127.0.0.1", help="interface to bind (default 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 = any free port)")
+    p.add_argument(
+        "--port", type=checks.ARG_PORT, default=8000, help="port (default 8000; 0 = any free port)"
+    )
     p.add_argument(
         "--speed",
-        type=float,
+        type=checks.arg_positive("--speed"),
         default=30.0,
         help="simulated seconds per real second (default 30: a 3-minute job takes ~6 s)",
     )
@@ -66,8 +69,14 @@ def build_parser(prog: str = "python -m wan_notebook.emulator") -> argparse.Argu
         help=f"accepted API key; repeat for several (default {DEMO_API_KEY})",
     )
     p.add_argument("--seed", type=int, default=0, help="seed for timings and faults (default 0)")
-    p.add_argument("--lifetime", type=float, default=86400.0, help=argparse.SUPPRESS)
-    p.add_argument("--render-workers", type=int, default=2, help="parallel video renders")
+    p.add_argument(
+        "--lifetime", type=checks.arg_positive("--lifetime"), default=86400.0,
+        help=argparse.SUPPRESS,
+    )  # fmt: skip
+    p.add_argument(
+        "--render-workers", type=checks.arg_positive_int("--render-workers"), default=2,
+        help="parallel video renders (>= 1)",
+    )  # fmt: skip
     noise = p.add_mutually_exclusive_group()
     noise.add_argument(
         "--log", dest="log", action="store_true", default=True, help="log each request (default)"
@@ -76,12 +85,19 @@ def build_parser(prog: str = "python -m wan_notebook.emulator") -> argparse.Argu
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the emulator in the foreground until Ctrl-C, or manage the background service."""
-    args = build_parser().parse_args(argv)
-    if args.speed <= 0:
-        print("error: --speed must be positive", file=sys.stderr)
-        return 2
+def main(argv: Sequence[str] | None = None, *, prog: str | None = None) -> int:
+    """Run the emulator in the foreground until Ctrl-C, or manage the background service.
+
+    A bad option is argparse's one-line usage error and exit status 2, returned (a caller in
+    the same process gets the code, not ``SystemExit``).
+    """
+    parser = build_parser(prog) if prog else build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # a usage error, already printed; --help exits as usual
+        if exc.code in (0, None):
+            raise
+        return exc.code if isinstance(exc.code, int) else 2
     if args.region is not None:
         from .. import catalog
 

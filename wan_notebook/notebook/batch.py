@@ -466,9 +466,11 @@ class BatchGrid:
         (the magic's runner and settings when the extension is loaded and no connection
         setting is given), under the per-model quota. ``show`` displays the grid.
         """
-        from ..api import _request
+        from .. import checks
+        from ..api import requests_from
 
-        reqs = [_request(item, defaults) for item in requests]  # all valid before any I/O
+        checks.flag(new, "new")
+        reqs = requests_from(requests, defaults)  # all valid before any I/O
         source = RunnerSource(
             output_dir=output_dir, api_key=api_key, base_url=base_url, region=region,
             poll_scale=poll_scale, timeout=timeout, concurrency=concurrency,

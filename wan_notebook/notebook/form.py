@@ -245,6 +245,12 @@ class RunnerSource:
         concurrency: int | None = None,
         magic: Any = None,
     ) -> None:
+        from ..api import check_call
+
+        check_call(  # the shared checks, before any runner, folder or request exists
+            output_dir="wan_outputs" if output_dir is None else output_dir, api_key=api_key,
+            base_url=base_url, region=region, timeout=timeout, concurrency=concurrency,
+        )  # fmt: skip
         explicit = any(v is not None for v in (api_key, base_url, region, poll_scale, concurrency))
         self.magic = None if explicit else (magic if magic is not None else _loaded_magic())
         self._output_dir = None if output_dir is None else os.fspath(output_dir)
@@ -460,13 +466,15 @@ class GenerateForm:
     ) -> None:
         import ipywidgets as w
 
+        from .. import checks
         from ..request import VideoRequest
 
         self.source = RunnerSource(
             output_dir=output_dir, api_key=api_key, base_url=base_url, region=region,
             poll_scale=poll_scale, timeout=timeout, magic=magic,
         )  # fmt: skip
-        self.embed = embed
+        checks.flag(new, "new")
+        self.embed = checks.flag(embed, "embed")
         # check the initial values with the one validator (a placeholder prompt)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")

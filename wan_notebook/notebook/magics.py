@@ -21,7 +21,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class, no_var_exp
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 from traitlets import Bool, Float, Int, Unicode
 
-from .. import catalog
+from .. import catalog, checks
 from ..errors import ValidationError, WanError
 from ..options import GENERATION_OPTIONS, argument_decorators
 from . import render
@@ -366,14 +366,18 @@ class WanVideoMagic(Magics):
         from ..settings import Secret
         from ..store import OutputStore
 
-        store = OutputStore(directory or self.directory)
+        directory = _checked(checks.output_dir, directory, "--dir", "directory", self.directory)
+        timeout = _checked(checks.timeout, timeout, "--timeout", "timeout", self.timeout)
+        store = OutputStore(directory)
         key, base_url, region, scale = self._settings()
-        timeout = self.timeout if timeout is None else timeout
         key_id = key.reveal() if isinstance(key, Secret) else key
         ident = (id(loop), str(store.root), key_id, base_url, region, timeout, scale)
         runner = self._runners.get(ident)
         if runner is None:
-            client = AsyncWanClient(key, base_url=base_url, region=region, poll_scale=scale)
+            try:
+                client = AsyncWanClient(key, base_url=base_url, region=region, poll_scale=scale)
+            except ValidationError as exc:  # a base_url, key or region that cannot be used
+                raise UsageError(str(exc).replace("\n", " ")) from None
             runner = Runner(store=store, client=client, timeout=timeout, loop=loop)
             self._runners[ident] = runner
         return runner
@@ -410,7 +414,7 @@ class WanVideoMagic(Magics):
 
     def _task_id_arg(self, name: str, rest: str, **extra: Any) -> argparse.Namespace:
         parser = _line_parser(name)
-        parser.add_argument("task_id")
+        parser.add_argument("task_id", type=checks.ARG_TASK_ID)
         for flag, kwargs in extra.items():
             parser.add_argument(*flag.split("|"), **kwargs)
         return parser.parse_args(rest.split())
@@ -445,11 +449,11 @@ class WanVideoMagic(Magics):
 
     def _cmd_attach(self, rest: str) -> None:
         parser = _line_parser("attach")
-        parser.add_argument("task_id")
+        parser.add_argument("task_id", type=checks.ARG_TASK_ID)
         parser.add_argument("--background", "-b", action="store_true")
         parser.add_argument("--embed", action="store_true", default=None)
-        parser.add_argument("--dir", dest="directory")
-        parser.add_argument("--timeout", type=float)
+        parser.add_argument("--dir", dest="directory", type=checks.ARG_OUTPUT_DIR)
+        parser.add_argument("--timeout", type=checks.ARG_TIMEOUT)
         parser.add_argument("-o", "--output")
         args = parser.parse_args(rest.split())
         if args.output is not None and not args.output.isidentifier():
@@ -481,7 +485,7 @@ class WanVideoMagic(Magics):
 
     def _cmd_list(self, rest: str) -> None:
         parser = _line_parser("list")
-        parser.add_argument("--limit", type=int, default=20)
+        parser.add_argument("--limit", type=checks.arg_positive_int("--limit"), default=20)
         parser.add_argument("--local", action="store_true", help="only the store, no network")
         args = parser.parse_args(rest.split())
         from ..store import OutputStore
@@ -518,7 +522,7 @@ class WanVideoMagic(Magics):
 
     def _cmd_gallery(self, rest: str) -> None:
         parser = _line_parser("gallery")
-        parser.add_argument("--limit", type=int, default=12)
+        parser.add_argument("--limit", type=checks.arg_positive_int("--limit"), default=12)
         parser.add_argument("--embed", action="store_true")
         args = parser.parse_args(rest.split())
         from .gallery import Gallery
@@ -631,6 +635,18 @@ def _plain_help(doc: str | None) -> str | None:
 
 
 WanVideoMagic.wanvideo.__doc__ = _plain_help(WanVideoMagic.wanvideo.__doc__)
+
+
+def _checked(check: Any, given: Any, flag: str, trait: str, configured: Any) -> Any:
+    """``check`` the value given on the line (``flag``), else the ``%config`` trait; a bad one
+    is a one-line UsageError saying where it came from."""
+    value, origin = (
+        (given, flag) if given is not None else (configured, f"%config WanVideoMagic.{trait}")
+    )
+    try:
+        return check(value, trait)
+    except ValidationError as exc:
+        raise UsageError(f"{exc} (from {origin})".replace("\n", " ")) from None
 
 
 async def _collect(items: Any, limit: int) -> list[Any]:
