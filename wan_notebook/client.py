@@ -46,6 +46,7 @@ from .polling import DurationLearner, PollConfig, QueryBudget, TaskPoller
 from .protocol import CallSpec, Task, TaskPage, TaskSummary, ensure_succeeded
 from .request import PARAMS, VideoRequest
 from .retry import Failure, RetryPolicy, Verdict, submit_uncertain
+from .service_clock import ServiceClock
 from .settings import (
     Secret,
     resolve_api_key,
@@ -158,6 +159,8 @@ class _Core:
         self.budget = QueryBudget(query_qps)
         self.rand = rand or random.random
         self.clock = clock or time.monotonic
+        # [claims branch, minimal hook] the service's clock, from every answer's Date header
+        self.service_clock = ServiceClock()
         # task id -> (local submit time, model, expected seconds); bounded
         self.submitted: OrderedDict[str, tuple[float, str, float]] = OrderedDict()
 
@@ -342,7 +345,8 @@ class _Download:
     ) -> None:
         self.overwrite = overwrite
         self.path = Path(path)
-        self.part = self.path.with_name(self.path.name + ".part")
+        # one .part per process: two processes downloading one task never write one file
+        self.part = self.path.with_name(f"{self.path.name}.{os.getpid()}.part")
         self.task_id = task_id
         self.verify = verify
         self.on_progress = on_progress
@@ -588,6 +592,11 @@ class WanClient:
         """Seconds of this client's clock per real-service second (``poll_scale``)."""
         return self._core.poll_config.time_scale
 
+    @property
+    def service_clock(self) -> ServiceClock:
+        """The service's clock as its ``Date`` headers tell it (for skew-proof windows)."""
+        return self._core.service_clock
+
     # -- plumbing
 
     def _call(self, spec: CallSpec, ctx: dict[str, Any] | None = None) -> httpx.Response:
@@ -605,6 +614,7 @@ class WanClient:
             except httpx.TransportError as exc:
                 delay = core.on_exception(spec, exc, attempt, ctx)
             else:
+                core.service_clock.observe(resp.headers.get("date"))  # [claims hook]
                 if resp.status_code == 200:
                     return resp
                 delay = core.on_response(spec, resp, attempt, ctx)
@@ -854,6 +864,11 @@ class AsyncWanClient:
         """Seconds of this client's clock per real-service second (``poll_scale``)."""
         return self._core.poll_config.time_scale
 
+    @property
+    def service_clock(self) -> ServiceClock:
+        """The service's clock as its ``Date`` headers tell it (for skew-proof windows)."""
+        return self._core.service_clock
+
     async def _call(self, spec: CallSpec, ctx: dict[str, Any] | None = None) -> httpx.Response:
         core, ctx = self._core, ctx or {}
         attempt = 0
@@ -869,6 +884,7 @@ class AsyncWanClient:
             except httpx.TransportError as exc:
                 delay = core.on_exception(spec, exc, attempt, ctx)
             else:
+                core.service_clock.observe(resp.headers.get("date"))  # [claims hook]
                 if resp.status_code == 200:
                     return resp
                 delay = core.on_response(spec, resp, attempt, ctx)

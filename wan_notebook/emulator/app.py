@@ -11,6 +11,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
@@ -239,7 +240,7 @@ def build_app(ctx: Context) -> ASGIApp:
         answer = await _apply(ctx.faults.check("list"))
         if answer is not None:
             return answer
-        q = validate_list(request.query_params, int(time.time() * 1000))
+        q = validate_list(request.query_params, int(ctx.clock.wall() * 1000))
         total, items = ctx.store.select(
             q,
             lambda t, now: views.list_item(t, ctx.store.status(t, now), api_key_id(t.key_index)),
@@ -450,4 +451,28 @@ def build_app(ctx: Context) -> ASGIApp:
         },
     )
     app.router.redirect_slashes = False
-    return AccessLog(CatchAll(app), count=ctx.stats.status, enabled=ctx.log_enabled)
+    logged = AccessLog(CatchAll(app), count=ctx.stats.status, enabled=ctx.log_enabled)
+    return DateHeader(logged, ctx.clock)
+
+
+class DateHeader:
+    """Adds the ``Date`` header from the emulator's wall clock (uvicorn's own is switched off,
+    so a clock offset shows in it as on a service whose clock differs from the client's)."""
+
+    def __init__(self, app: ASGIApp, clock: SimClock) -> None:
+        self.app = app
+        self.clock = clock
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_date(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = [h for h in message.get("headers", []) if h[0].lower() != b"date"]
+                date = formatdate(self.clock.wall(), usegmt=True).encode("latin-1")
+                message = {**message, "headers": [*headers, (b"date", date)]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_date)

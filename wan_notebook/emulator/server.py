@@ -27,6 +27,8 @@ class Emulator:
     """A local DashScope video API on loopback (see ``briefs/emulator-api.md``).
 
     ``speed`` simulated seconds pass per wall second; ``lifetime`` is in simulated seconds.
+    ``clock_offset`` (seconds, default 0) sets the service's wall clock apart from this
+    machine's (``-600``: ten minutes behind, as seen by a client whose clock is 10 min fast).
     Use as a context manager, or call :meth:`start` / :meth:`stop`.
     """
 
@@ -44,6 +46,7 @@ class Emulator:
         concurrency: bool = True,
         log: bool = False,
         render_workers: int = 2,
+        clock_offset: float = 0.0,
     ) -> None:
         keys = tuple(api_keys)
         if isinstance(api_keys, str) or not keys or not all(isinstance(k, str) and k for k in keys):
@@ -57,7 +60,7 @@ class Emulator:
         self._host = host
         self._port = port
         self._keys = keys
-        self._clock = SimClock(speed)
+        self._clock = SimClock(speed, clock_offset)
         self._seed = seed
         self._lifetime = float(lifetime)
         self._storage_arg = Path(storage) if storage is not None else None
@@ -186,6 +189,7 @@ class Emulator:
                 log_config=None,
                 access_log=False,
                 server_header=False,
+                date_header=False,  # app.DateHeader sends the emulator's own clock
                 timeout_graceful_shutdown=2,
             )
             server = uvicorn.Server(config)

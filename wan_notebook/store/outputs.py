@@ -48,6 +48,7 @@ from ..errors import CorruptVideoError
 from . import journal as _journal
 from . import naming as _naming
 from . import sidecar as _sidecar
+from .claims import ClaimsMixin
 from .index import CorruptIndexError, Index, StoreError
 from .records import (
     Event,
@@ -137,7 +138,7 @@ def _make_poster(video: Path, poster: Path) -> Path | None:
 # --- the store ---------------------------------------------------------------------------
 
 
-class OutputStore:
+class OutputStore(ClaimsMixin):
     """The outputs folder (default ``wan_outputs`` in the current directory) and its index.
 
     The folder is resolved once, at construction (in Jupyter the current directory is the
@@ -244,6 +245,40 @@ class OutputStore:
         with self._index.read() as conn:
             rows = conn.execute(sql + " ORDER BY id", args).fetchall()
         return [self._intent(r) for r in rows]
+
+    def adopt_for_intent(
+        self,
+        intent_id: int,
+        task_id: str,
+        *,
+        request_id: str | None = None,
+        submitted_at: datetime | None = None,
+    ) -> bool:
+        """Resolve an intent with a task that reconcile matched to it by content; False (and
+        nothing written) if the intent is no longer open or the task is already journaled."""
+        task_id = _journal.check_task_id(task_id)
+        at = submitted_at or now_utc()
+        with self._index.write() as conn:
+            row = conn.execute(
+                "SELECT * FROM intents WHERE id = ? AND state = 'open'", (intent_id,)
+            ).fetchone()
+            known = conn.execute("SELECT 1 FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
+            if row is None or known is not None:
+                return False
+            request = json.loads(row["request_json"])
+            _journal.insert_task(
+                conn,
+                self._root,
+                task_id=task_id,
+                digest=row["digest"],
+                model=row["model"],
+                prompt=str(request.get("prompt", "")),
+                request_json=row["request_json"],
+                request_id=request_id,
+                at=at,
+            )
+            _journal.close_intent(conn, intent_id, "resolved", task_id)
+        return True
 
     # -- journal: tasks -------------------------------------------------------------------
 
