@@ -162,10 +162,12 @@ class Reconciler:
         interval = max(0.05, min(5.0, 5.0 * float(getattr(self.client, "time_scale", 1.0))))
         while True:
             found = await self._round(request, pending)
+            if found is None:  # another reconcile (here or elsewhere) may have found ours
+                found = await self._resolved_elsewhere([i.id for i in ours])
             if found is not None:
                 return found
             if not store.dangling_intents(request.digest):
-                return None  # another process settled them meanwhile
+                return None  # abandoned elsewhere: certainly no task
             if not pending:
                 if settle:
                     for intent in store.dangling_intents(request.digest):
@@ -200,6 +202,15 @@ class Reconciler:
             if adopted and mine is None:
                 mine = task
         return mine
+
+    async def _resolved_elsewhere(self, intent_ids: list[int]) -> Task | None:
+        """The task one of these intents was resolved with since this reconcile began."""
+        for intent_id in intent_ids:
+            intent = self.store.intent(intent_id)
+            if intent is not None and intent.state == "resolved" and intent.task_id:
+                await budget(self.client)
+                return await self.client.get(intent.task_id)
+        return None
 
     def _assign(self, task: Task, request: Any) -> bool:
         """Journal ``task`` for the open intent it was made for; True if that is ``request``'s."""

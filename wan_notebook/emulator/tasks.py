@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import random
 import threading
-import time
 import uuid
 from collections import Counter
 from collections.abc import Callable

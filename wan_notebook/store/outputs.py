@@ -233,6 +233,14 @@ class OutputStore(ClaimsMixin):
         with self._index.write() as conn:
             _journal.close_intent(conn, intent_id, "abandoned", None)
 
+    def intent(self, intent_id: int) -> Intent | None:
+        """One intent by id (any state), or None."""
+        if not self._ready():
+            return None
+        with self._index.read() as conn:
+            row = conn.execute("SELECT * FROM intents WHERE id = ?", (intent_id,)).fetchone()
+        return None if row is None else self._intent(row)
+
     def dangling_intents(self, digest: str | None = None) -> list[Intent]:
         """Open intents (oldest first), optionally only those for one request digest."""
         if not self._ready():
