@@ -483,8 +483,13 @@ def _dropped_round(emu: Emulator, folder: Path, n: int) -> dict[str, int]:
     return claims.audit(emu, folder, prefix, prompts, [*first, *again])
 
 
-def run_claims(quick: bool = False) -> common.Report:
-    """Issue 11 cases 1-3: two processes on one folder; dropped create answers."""
+def run_claims(quick: bool = False, scenario: str = "both") -> common.Report:
+    """Issue 11 cases 1-3: two processes on one folder; dropped create answers
+    (``scenario``: both, two or drop; ``WAN_BENCH_CLAIMS=two|drop`` from the command line)."""
+    import os
+    import sys
+
+    scenario = os.environ.get("WAN_BENCH_CLAIMS", scenario)
     rounds = 10 if quick else 50
     quiet = logging.getLogger("wan_notebook")
     old_level = quiet.level
@@ -498,8 +503,12 @@ def run_claims(quick: bool = False) -> common.Report:
             common.env(WAN_NOTEBOOK_POLL_SCALE=str(1 / 200.0)),
         ):
             for n in range(rounds):
-                totals["two"].update(_two_processes_round(emu, Path(tmp) / "two", n))
-                totals["drop"].update(_dropped_round(emu, Path(tmp) / "drop", n))
+                if scenario in ("both", "two"):
+                    totals["two"].update(_two_processes_round(emu, Path(tmp) / "two", n))
+                if scenario in ("both", "drop"):
+                    totals["drop"].update(_dropped_round(emu, Path(tmp) / "drop", n))
+                progress = {k: dict(v) for k, v in totals.items()}
+                print(f"round {n + 1}/{rounds}: {progress}", file=sys.stderr, flush=True)
     finally:
         quiet.setLevel(old_level)
     wall = time.perf_counter() - t0

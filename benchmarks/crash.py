@@ -398,6 +398,7 @@ def run_claims(quick: bool = False) -> common.Report:
         ):
             for n in range(rounds):
                 totals.update(_claims_round(emu, Path(tmp) / "out", n, rng))
+                print(f"round {n + 1}/{rounds}: {dict(totals)}", file=sys.stderr, flush=True)
             dangling = len(OutputStore(Path(tmp) / "out").dangling_intents())
     finally:
         quiet.setLevel(old_level)

@@ -12,16 +12,20 @@ released (the result is then saved, or the task ended without one) or the owner 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import glob
 import logging
 import os
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 from .errors import WaitTimeoutError
 from .protocol import Task, ensure_succeeded
+from .store.claims import pid_alive
 
-__all__ = ["CLAIM_LEASE", "LeaseKeeper", "claim_lease", "follow_owner"]
+__all__ = ["CLAIM_LEASE", "LeaseKeeper", "claim_lease", "follow_owner", "sweep_stale_parts"]
 
 log = logging.getLogger("wan_notebook")
 
@@ -137,3 +141,17 @@ async def follow_owner(job: Any, lease: float, *, deadline: float) -> bool:
             )
         await asyncio.sleep(min(delay, max(deadline - time.monotonic(), 0.0)))
         delay = min(delay * 1.5, 1.0)
+
+
+def sweep_stale_parts(video: Path) -> None:
+    """Remove ``<video>.<pid>.part`` files of processes that are gone (killed mid-download;
+    each process writes its own, so a live one's is never touched) and a legacy
+    ``<video>.part``."""
+    for part in video.parent.glob(glob.escape(video.name) + ".*part"):
+        middle = part.name[len(video.name) + 1 : -len(".part")]
+        stale = part.name == video.name + ".part" or (
+            middle.isdigit() and int(middle) != os.getpid() and not pid_alive(int(middle))
+        )
+        if stale:
+            with contextlib.suppress(OSError):
+                part.unlink()

@@ -33,13 +33,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Generator, Iterable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import catalog
-from .claiming import LeaseKeeper, follow_owner
+from .claiming import LeaseKeeper, follow_owner, sweep_stale_parts
 from .claiming import claim_lease as _lease_seconds
 from .errors import (
     DetachedError,
@@ -449,6 +449,7 @@ class Job:
             self._emit("downloading", bytes_done=done, bytes_total=total, task=task)
 
         if not paths.video.exists():
+            sweep_stale_parts(paths.video)  # only the claim's owner downloads this task
             await runner.client.download(
                 task,
                 paths.video,
@@ -592,7 +593,3 @@ def _utcnow() -> datetime:
 
 def _task_created(task: Task) -> datetime:
     return task.submit_time.replace(tzinfo=None) if task.submit_time else datetime.now()
-
-
-def _first(items: Iterable[Any]) -> Any:
-    return next(iter(items), None)
