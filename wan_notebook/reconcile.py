@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import os
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
@@ -51,6 +52,8 @@ RECONCILE_MARGIN = timedelta(minutes=2)
 #: At most this many listed tasks are looked at in one reconcile (the list can be long, or a
 #: broken server may say "more pages" forever).
 MAX_CANDIDATES = 1000
+#: Seconds after its intent during which a create may still be turned into a task.
+CREATE_HORIZON = 20.0
 #: A service-shortened prompt is recognised as a prefix only from this length on.
 _TRUNCATED_MIN = 400
 _FREE = ("FAILED", "CANCELED", "UNKNOWN")
@@ -112,6 +115,23 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
 
 
+def _age(created_at: datetime) -> float:
+    """Seconds since an intent was journaled (both instants on the local clock)."""
+    return (datetime.now(timezone.utc) - _aware(created_at)).total_seconds()
+
+
+def create_horizon() -> float:
+    """Seconds a create request may still be in flight on the service after its intent was
+    journaled (the request may sit in buffers and queues after its sender died): an intent
+    younger than this is never concluded "no task" (``WAN_NOTEBOOK_CREATE_HORIZON``)."""
+    raw = os.environ.get("WAN_NOTEBOOK_CREATE_HORIZON")
+    try:
+        value = float(raw) if raw else CREATE_HORIZON
+    except ValueError:
+        value = CREATE_HORIZON
+    return value if math.isfinite(value) and value >= 0 else CREATE_HORIZON
+
+
 class Reconciler:
     """Matches unknown tasks of a model to the open intents of a folder, by content."""
 
@@ -148,6 +168,39 @@ class Reconciler:
             return None
         since = await self.service_since(min(i.created_at for i in ours))
         pending: dict[str, Any] = {}
+        settled: set[str] = set()
+        await self._list(request, since, pending, settled)
+        interval = max(0.05, min(5.0, 5.0 * float(getattr(self.client, "time_scale", 1.0))))
+        while True:
+            found = await self._round(request, pending, settled)
+            if found is None:  # another reconcile (here or elsewhere) may have found ours
+                found = await self._resolved_elsewhere([i.id for i in ours])
+            if found is not None:
+                return found
+            open_now = store.dangling_intents(request.digest)
+            if not open_now:
+                return None  # abandoned elsewhere: certainly no task
+            young = any(_age(i.created_at) < create_horizon() for i in open_now)
+            if not pending and not (settle and young):
+                if settle:
+                    for intent in open_now:
+                        store.abandon_intent(intent.id)
+                return None
+            if time.monotonic() >= deadline:
+                raise self._uncertain(
+                    request,
+                    f"{len(pending)} task(s) of {request.model} have not finished yet"
+                    if pending
+                    else "its create may still be in flight on the service",
+                )
+            await asyncio.sleep(min(interval, max(deadline - time.monotonic(), 0.0)))
+            if young:  # a create still in flight makes its task later: look again
+                await self._list(request, since, pending, settled)
+
+    async def _list(
+        self, request: Any, since: datetime, pending: dict[str, Any], settled: set[str]
+    ) -> None:
+        """Add the model's unknown tasks created since ``since`` to ``pending``."""
         seen = 0
         await budget(self.client)
         async for item in self.client.list(model=request.model, start_time=since):
@@ -157,29 +210,10 @@ class Reconciler:
             created = item.created
             if created is not None and _aware(created) < since:
                 continue
-            if store.get(item.task_id) is None:
+            if item.task_id not in settled and self.store.get(item.task_id) is None:
                 pending[item.task_id] = item
-        interval = max(0.05, min(5.0, 5.0 * float(getattr(self.client, "time_scale", 1.0))))
-        while True:
-            found = await self._round(request, pending)
-            if found is None:  # another reconcile (here or elsewhere) may have found ours
-                found = await self._resolved_elsewhere([i.id for i in ours])
-            if found is not None:
-                return found
-            if not store.dangling_intents(request.digest):
-                return None  # abandoned elsewhere: certainly no task
-            if not pending:
-                if settle:
-                    for intent in store.dangling_intents(request.digest):
-                        store.abandon_intent(intent.id)
-                return None
-            if time.monotonic() >= deadline:
-                raise self._uncertain(
-                    request, f"{len(pending)} task(s) of {request.model} have not finished yet"
-                )
-            await asyncio.sleep(min(interval, max(deadline - time.monotonic(), 0.0)))
 
-    async def _round(self, request: Any, pending: dict[str, Any]) -> Task | None:
+    async def _round(self, request: Any, pending: dict[str, Any], settled: set[str]) -> Task | None:
         """Ask every pending candidate once; assign those that revealed themselves."""
         store = self.store
         mine: Task | None = None
@@ -196,8 +230,10 @@ class Reconciler:
             if not reveals(task):
                 if task.status in _FREE:
                     del pending[task_id]  # failed tasks are not billed: it frees its intent
+                    settled.add(task_id)
                 continue
             del pending[task_id]
+            settled.add(task_id)
             adopted = self._assign(task, request)
             if adopted and mine is None:
                 mine = task
