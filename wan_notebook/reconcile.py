@@ -138,6 +138,10 @@ class Reconciler:
     def __init__(self, client: Any, store: Any) -> None:
         self.client = client
         self.store = store
+        # candidate -> (when asked, answer): the jobs of one runner share their queries
+        self._recent: dict[str, tuple[float, Task]] = {}
+        scale = float(getattr(client, "time_scale", 1.0))
+        self._interval = max(0.05, min(5.0, 5.0 * scale))
 
     async def service_since(self, earliest_local: datetime) -> datetime:
         """``earliest_local`` (an intent's local time) on the service's clock, minus the
@@ -170,7 +174,7 @@ class Reconciler:
         pending: dict[str, Any] = {}
         settled: set[str] = set()
         await self._list(request, since, pending, settled)
-        interval = max(0.05, min(5.0, 5.0 * float(getattr(self.client, "time_scale", 1.0))))
+        interval = self._interval
         while True:
             found = await self._round(request, pending, settled)
             if found is None:  # another reconcile (here or elsewhere) may have found ours
@@ -221,19 +225,26 @@ class Reconciler:
             if store.get(task_id) is not None:  # its own create answer arrived meanwhile
                 del pending[task_id]
                 continue
-            await budget(self.client)
-            try:
-                task = await self.client.get(task_id)
-            except WanError as exc:
-                log.debug("reconcile: could not query %s: %s", task_id, exc)
-                continue
+            recent = self._recent.get(task_id)
+            if recent is not None and time.monotonic() - recent[0] < self._interval:
+                task = recent[1]  # asked a moment ago by another job's reconcile
+            else:
+                await budget(self.client)
+                try:
+                    task = await self.client.get(task_id)
+                except WanError as exc:
+                    log.debug("reconcile: could not query %s: %s", task_id, exc)
+                    continue
+                self._recent[task_id] = (time.monotonic(), task)
             if not reveals(task):
                 if task.status in _FREE:
                     del pending[task_id]  # failed tasks are not billed: it frees its intent
                     settled.add(task_id)
+                    self._recent.pop(task_id, None)
                 continue
             del pending[task_id]
             settled.add(task_id)
+            self._recent.pop(task_id, None)
             adopted = self._assign(task, request)
             if adopted and mine is None:
                 mine = task
