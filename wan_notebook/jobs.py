@@ -41,12 +41,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from . import catalog
 from .claiming import LeaseKeeper, follow_owner, sweep_stale_parts
 from .claiming import claim_lease as _lease_seconds
-from .errors import (
-    DetachedError,
-    SubmitUncertainError,
-    TaskCanceledError,
-    WanError,
-)
+from .errors import DetachedError, SubmitUncertainError, TaskCanceledError, WanError
 from .loops import _allow_nested, _current_loop, _drive, _loop_thread_is_current, run_sync
 from .protocol import Task, ensure_succeeded
 from .reconcile import Reconciler, adopt_unknown, same_prompt
@@ -340,27 +335,30 @@ class Job:
     async def _as_owner(self, req: VideoRequest) -> VideoResult:
         """The claim is ours: follow a journaled task of this request, or create one."""
         runner, store = self.runner, self.runner.store
-        if not self.new or self._followed is not None:
-            found = await asyncio.to_thread(store.lookup, req)
-            if found.kind == "saved":
-                return self._cached(found.saved)
-            if found.kind in ("in_flight", "redownload"):
-                if self.task_id != found.task_id:
-                    self.task_id = found.task_id
-                    self.status = found.status
-                    self._emit("submitted", status=self.status, attached=True)
-                store.claim_task(req.digest, self._owner, found.task_id)
-                return await self._follow()
-        async with runner._slot(req.model) as release:
-            task = await self._submit(req)
-            self.task_id = task.task_id
-            self.task = task
-            self.status = task.status or "PENDING"
-            store.claim_task(req.digest, self._owner, task.task_id)
-            self._emit("submitted", status=self.status, task=task)
-            return await self._follow(release_slot=release)
+        while True:
+            if not self.new or self._followed is not None:
+                found = await asyncio.to_thread(store.lookup, req)
+                if found.kind == "saved":
+                    return self._cached(found.saved)
+                if found.kind in ("in_flight", "redownload"):
+                    if self.task_id != found.task_id:
+                        self.task_id = found.task_id
+                        self.status = found.status
+                        self._emit("submitted", status=self.status, attached=True)
+                    store.claim_task(req.digest, self._owner, found.task_id)
+                    return await self._follow()
+            async with runner._slot(req.model) as release:
+                task = await self._submit(req)
+                if task is None:
+                    continue  # the request's task was journaled meanwhile: follow it
+                self.task_id = task.task_id
+                self.task = task
+                self.status = task.status or "PENDING"
+                store.claim_task(req.digest, self._owner, task.task_id)
+                self._emit("submitted", status=self.status, task=task)
+                return await self._follow(release_slot=release)
 
-    async def _submit(self, req: VideoRequest) -> Task:
+    async def _submit(self, req: VideoRequest) -> Task | None:
         runner, store = self.runner, self.runner.store
         self.phase = "submitting"
         timeout = self.timeout if self.timeout is not None else runner.client._core.wait_timeout
@@ -368,6 +366,10 @@ class Job:
         adopted = await runner._reconcile(req, deadline=deadline)
         if adopted is not None:
             return adopted
+        if not self.new:  # another job's reconcile may have journaled this request's task
+            found = await asyncio.to_thread(store.lookup, req)
+            if found.kind in ("saved", "in_flight", "redownload"):
+                return None
         intent = store.begin_intent(req)
         try:
             task = await runner.client.submit(req)
