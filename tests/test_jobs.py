@@ -166,7 +166,7 @@ def _two_processes(emulator: Any, folder: Path, prompts: list[str]) -> list[list
     ]
     outs = []
     for proc in procs:
-        stdout, stderr = proc.communicate(timeout=300)
+        stdout, stderr = proc.communicate(timeout=900)
         assert proc.returncode == 0, stderr[-3000:]
         outs.append(json.loads(stdout.strip().splitlines()[-1]))
     return outs
@@ -211,7 +211,7 @@ def test_two_submits_of_one_request_in_one_runner_make_one_task(
         try:
             request = VideoRequest.create("double shift-enter", **FAST)
             jobs = [runner.submit(request), runner.submit(request)]
-            return await asyncio.wait_for(asyncio.gather(*jobs), timeout=120)
+            return await asyncio.wait_for(asyncio.gather(*jobs), timeout=600)
         finally:
             await runner.aclose()
 
@@ -233,7 +233,7 @@ def test_a_follower_does_not_outlive_its_timeout(emulator_factory: Any, tmp_path
             request = VideoRequest.create("a long take", **FAST)
             jobs = [runner.submit(request), runner.submit(request)]
             return await asyncio.wait_for(
-                asyncio.gather(*jobs, return_exceptions=True), timeout=120
+                asyncio.gather(*jobs, return_exceptions=True), timeout=600
             )
         finally:
             await runner.aclose()
