@@ -33,6 +33,8 @@ log = logging.getLogger("wan_notebook")
 #: machine may stall a process for a while). ``WAN_NOTEBOOK_CLAIM_LEASE`` overrides it.
 CLAIM_LEASE = 60.0
 _FAILURES = ("FAILED", "CANCELED", "UNKNOWN")
+#: Seconds a follower allows the owner's create request on top of its own timeout.
+CREATE_BOUND = 60.0
 
 
 def claim_lease(value: float | None = None) -> float:
@@ -104,19 +106,24 @@ def _failed(record: Any) -> Task:
     )
 
 
-async def follow_owner(job: Any, lease: float, *, deadline: float) -> bool:
+async def follow_owner(job: Any, lease: float, *, timeout: float) -> bool:
     """Follow the owner of ``job.request``'s claim until the claim is released or dead.
 
     Returns True when the caller should claim again (the owner is done or gone: the result
     is saved, or the task must be followed by a new owner). Raises the task's error when the
-    owner's task ended without a video, and :class:`WaitTimeoutError` at ``deadline``.
+    owner's task ended without a video, and :class:`WaitTimeoutError` ``timeout`` seconds
+    after the owner's task id was seen (as the owner's own wait; before that, the owner's
+    create has :data:`CREATE_BOUND` more seconds on top).
     """
     store, digest = job.runner.store, job.request.digest
+    deadline = time.monotonic() + timeout + (0 if job.task_id else CREATE_BOUND)
     delay = 0.02
     job.phase = "waiting"
     while True:
         claim = await asyncio.to_thread(store.get_claim, digest)
         if claim is not None and claim.task_id and claim.task_id != job.task_id:
+            if not job.task_id:
+                deadline = time.monotonic() + timeout
             job.task_id = claim.task_id
             job._followed = claim.task_id
             job.status = job.status or "PENDING"

@@ -315,7 +315,6 @@ class Job:
         """Own the request's claim and do the work, or follow the job that owns it."""
         runner, store = self.runner, self.runner.store
         timeout = self.timeout if self.timeout is not None else runner.client._core.wait_timeout
-        deadline = time.monotonic() + timeout
         while True:
             owned, _claim, _dead = await asyncio.to_thread(
                 store.claim, req.digest, self._owner, lease=runner.claim_lease, now=time.time()
@@ -330,7 +329,7 @@ class Job:
                         store.release_claim(req.digest, self._owner)
                     except Exception as exc:  # the lease runs out instead
                         log.warning("could not release the claim on this request: %s", exc)
-            await follow_owner(self, runner.claim_lease, deadline=deadline)
+            await follow_owner(self, runner.claim_lease, timeout=timeout)
 
     async def _as_owner(self, req: VideoRequest) -> VideoResult:
         """The claim is ours: follow a journaled task of this request, or create one."""
