@@ -34,6 +34,19 @@ emulator's own task list):
   ERROR level).
 
     python benchmarks/chaos.py [--quick]      (--quick: 30 requests)
+
+``--claims`` runs the scenarios of issue 11 cases 1-3 instead, 50 rounds each (``--quick``: 10):
+
+* two processes on one folder: each round both start ``generate_many`` of the same 5 new
+  prompts at the same instant (half the creates answer late, after the task is made);
+* all create answers of one model dropped at once: each round 10 requests whose every
+  create makes its task and loses the answer; then a re-run of the same 10.
+
+Must be 0: duplicates (tasks beyond one per prompt), lost (a task the folder does not know),
+swapped (a result whose task was made for another prompt), stuck (an error, in either
+process or in the re-run).
+
+    python benchmarks/chaos.py --claims [--quick]
 """
 
 from __future__ import annotations
@@ -52,8 +65,10 @@ from typing import Any
 import httpx
 
 try:
+    from . import _claims as claims
     from . import _common as common
 except ImportError:  # run as a script
+    import _claims as claims  # type: ignore[no-redef]
     import _common as common  # type: ignore[no-redef]
 
 from wan_notebook import api, media
@@ -404,9 +419,131 @@ def _account(
     }
 
 
+_TWO_PROCESSES = """
+import json, sys, time
+from wan_notebook import api
+folder, base_url, key, start = sys.argv[1], sys.argv[2], sys.argv[3], float(sys.argv[4])
+prompts = json.loads(sys.argv[5])
+while time.time() < start:
+    time.sleep(0.002)
+out = api.generate_many(prompts, output_dir=folder, api_key=key, base_url=base_url,
+                        return_exceptions=True, model="wan2.5-t2v-preview", size="832*480",
+                        duration=5)
+print(json.dumps([None if isinstance(r, BaseException) else r.task_id for r in out]))
+"""
+
+
+class _Done:
+    def __init__(self, task_id: str) -> None:
+        self.task_id = task_id
+
+
+def _two_processes_round(emu: Emulator, folder: Path, n: int) -> dict[str, int]:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    prefix = f"claims 2p round {n}:"
+    prompts = [f"{prefix} lighthouse {k}" for k in range(5)]
+    emu.faults.add("create", "slow", after=True, delay=0.3, probability=0.5, match=prefix)
+    start = time.time() + 2.5
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _TWO_PROCESSES, str(folder), emu.base_url, emu.api_key,
+             str(start), json.dumps(prompts)],
+            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env={**os.environ},
+        )
+        for _ in range(2)
+    ]  # fmt: skip
+    results: list[Any] = []
+    for proc in procs:
+        out, _ = proc.communicate(timeout=600)
+        try:
+            ids = json.loads(out.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            ids = [None] * len(prompts)
+        results += [None if i is None else _Done(i) for i in ids]
+    emu.faults.clear()
+    return claims.audit(emu, folder, prefix, prompts, results)
+
+
+def _dropped_round(emu: Emulator, folder: Path, n: int) -> dict[str, int]:
+    prefix = f"claims drop round {n}:"
+    prompts = [f"{prefix} harbour {k}" for k in range(10)]
+    emu.faults.add("create", "drop", after=True, match=prefix)  # every create of the round
+    conn = {"api_key": emu.api_key, "base_url": emu.base_url}
+    first = api.generate_many(
+        prompts, output_dir=folder, return_exceptions=True, **claims.PARAMS, **conn
+    )
+    emu.faults.clear()
+    again = api.generate_many(
+        prompts, output_dir=folder, return_exceptions=True, **claims.PARAMS, **conn
+    )
+    return claims.audit(emu, folder, prefix, prompts, [*first, *again])
+
+
+def run_claims(quick: bool = False, scenario: str = "both") -> common.Report:
+    """Issue 11 cases 1-3: two processes on one folder; dropped create answers
+    (``scenario``: both, two or drop; ``WAN_BENCH_CLAIMS=two|drop`` from the command line)."""
+    import os
+    import sys
+
+    scenario = os.environ.get("WAN_BENCH_CLAIMS", scenario)
+    rounds = 10 if quick else 50
+    quiet = logging.getLogger("wan_notebook")
+    old_level = quiet.level
+    quiet.setLevel(logging.ERROR)  # "found by its content" warnings are the expected path
+    totals: dict[str, Counter[str]] = {"two": Counter(), "drop": Counter()}
+    t0 = time.perf_counter()
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="wan-bench-claims-") as tmp,
+            Emulator(speed=200.0, seed=11, rate_limits=False) as emu,
+            common.env(WAN_NOTEBOOK_POLL_SCALE=str(1 / 200.0)),
+        ):
+            for n in range(rounds):
+                if scenario in ("both", "two"):
+                    totals["two"].update(_two_processes_round(emu, Path(tmp) / "two", n))
+                if scenario in ("both", "drop"):
+                    totals["drop"].update(_dropped_round(emu, Path(tmp) / "drop", n))
+                progress = {k: dict(v) for k, v in totals.items()}
+                print(f"round {n + 1}/{rounds}: {progress}", file=sys.stderr, flush=True)
+    finally:
+        quiet.setLevel(old_level)
+    wall = time.perf_counter() - t0
+    keys = ("duplicates", "lost", "swapped", "stuck")
+    rows: list[list[Any]] = [["rounds (each scenario)", rounds, None]]
+    rows += [[f"two processes, one folder (5 prompts x 2): {k}", None, totals["two"][k]]
+             for k in keys]  # fmt: skip
+    rows += [[f"all create answers dropped (10 prompts + re-run): {k}", None,
+              totals["drop"][k]] for k in keys]  # fmt: skip
+    rows += [["wall time (s)", wall, None]]
+    return {
+        "name": "chaos-claims",
+        "title": f"chaos --claims: issue 11 cases 1-3, {rounds} rounds each (emulator speed 200)",
+        "columns": ["figure", "value", "count"],
+        "rows": rows,
+        "must_be_zero": {
+            f"{label} {k}": totals[key][k]
+            for key, label in (("two", "two processes:"), ("drop", "dropped answers:"))
+            for k in keys
+        },
+        "notes": [],
+        "figures": {"rounds": rounds, "two": dict(totals["two"]), "drop": dict(totals["drop"])},
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Print the chaos report; exit 1 if a must-be-zero figure is not 0."""
-    return common.main_for(run, __doc__ or "", argv)
+    """Print the chaos report (``--claims``: the claim scenarios); exit 1 on a nonzero
+    must-be-zero figure."""
+    import sys
+
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--claims" in args:
+        args.remove("--claims")
+        return common.main_for(run_claims, __doc__ or "", args)
+    return common.main_for(run, __doc__ or "", args)
 
 
 if __name__ == "__main__":

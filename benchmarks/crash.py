@@ -27,6 +27,16 @@ Baseline: the same ``generate()`` with no kill (3 clean rounds, timed first), fo
 crash costs the re-run in seconds.
 
     python benchmarks/crash.py [--quick]
+
+``--claims`` (issue 11 case 3, kills while creates are unfinished): 50 rounds (``--quick``:
+10). Each round a child runs ``generate_many`` of 8 new prompts of one model whose creates
+make their task at once and answer only after a second; the child is killed at a random
+moment among those creates; then the same 8 are re-run here. The killed child's claims are
+taken over once their lease (1 s here, ``WAN_NOTEBOOK_CLAIM_LEASE``) ran out and its pid is
+gone. Must be 0: duplicates, lost, swapped (a result made for another prompt), stuck (a
+re-run that fails).
+
+    python benchmarks/crash.py --claims [--quick]
 """
 
 from __future__ import annotations
@@ -47,8 +57,10 @@ from pathlib import Path
 from typing import Any
 
 try:
+    from . import _claims as claims
     from . import _common as common
 except ImportError:  # run as a script
+    import _claims as claims  # type: ignore[no-redef]
     import _common as common  # type: ignore[no-redef]
 
 from wan_notebook import api, media
@@ -328,9 +340,93 @@ def _all_tasks(emu: Emulator) -> dict[str, str]:
     return out
 
 
+CHILD_MANY = textwrap.dedent(
+    """
+    import json, sys
+    from wan_notebook import api
+    api.generate_many(json.loads(sys.argv[1]), output_dir=sys.argv[2], api_key=sys.argv[3],
+                      base_url=sys.argv[4], model="wan2.5-t2v-preview", size="832*480",
+                      duration=5)
+    """
+)
+
+
+def _claims_round(emu: Emulator, folder: Path, n: int, rng: random.Random) -> dict[str, int]:
+    import json
+
+    prefix = f"claims crash round {n}:"
+    prompts = [f"{prefix} a kite number {k}" for k in range(8)]
+    emu.faults.add("create", "slow", delay=DELAY, after=True, match=prefix)
+    creates0 = emu.stats()["requests"]["create"]
+    child = subprocess.Popen(
+        [sys.executable, "-c", CHILD_MANY, json.dumps(prompts), str(folder), emu.api_key,
+         emu.base_url],
+        env={**os.environ}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        _wait(lambda: emu.stats()["requests"]["create"] > creates0, 30)
+        time.sleep(rng.uniform(0.0, DELAY - 0.05))
+        child.send_signal(signal.SIGKILL)
+    finally:
+        child.wait()
+    emu.faults.clear()
+    results: list[Any] = api.generate_many(
+        prompts,
+        output_dir=folder,
+        return_exceptions=True,
+        api_key=emu.api_key,
+        base_url=emu.base_url,
+        **PARAMS,
+    )
+    return claims.audit(emu, folder, prefix, prompts, results)
+
+
+def run_claims(quick: bool = False) -> common.Report:
+    """Issue 11 case 3: kills while the creates of many requests are unfinished."""
+    rounds = 10 if quick else 50
+    rng = random.Random(SEED)
+    totals: Counter[str] = Counter()
+    quiet = logging.getLogger("wan_notebook")
+    old_level = quiet.level
+    quiet.setLevel(logging.ERROR)
+    t0 = time.perf_counter()
+    try:
+        with (
+            tempfile.TemporaryDirectory(prefix="wan-bench-crash-claims-") as tmp,
+            Emulator(speed=SPEED, seed=SEED, rate_limits=False) as emu,
+            common.env(WAN_NOTEBOOK_POLL_SCALE=str(1 / SPEED), WAN_NOTEBOOK_CLAIM_LEASE="1"),
+        ):
+            for n in range(rounds):
+                totals.update(_claims_round(emu, Path(tmp) / "out", n, rng))
+                print(f"round {n + 1}/{rounds}: {dict(totals)}", file=sys.stderr, flush=True)
+            dangling = len(OutputStore(Path(tmp) / "out").dangling_intents())
+    finally:
+        quiet.setLevel(old_level)
+    wall = time.perf_counter() - t0
+    keys = ("duplicates", "lost", "swapped", "stuck")
+    rows: list[list[Any]] = [["rounds (8 requests each, killed mid-creates)", rounds]]
+    rows += [[k, totals[k]] for k in keys]
+    rows += [["dangling intents at the end", dangling], ["wall time (s)", wall]]
+    return {
+        "name": "crash-claims",
+        "title": f"crash --claims: {rounds} rounds of SIGKILL while 8 creates are unfinished "
+        f"+ re-run (emulator speed {SPEED:g}, one folder)",
+        "columns": ["figure", "value"],
+        "rows": rows,
+        "must_be_zero": {k: totals[k] for k in keys},
+        "notes": [],
+        "figures": {"rounds": rounds, **{k: totals[k] for k in keys}},
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Print the crash report; exit 1 if a must-be-zero figure is not 0."""
-    return common.main_for(run, __doc__ or "", argv)
+    """Print the crash report (``--claims``: the claim scenario); exit 1 if a must-be-zero
+    figure is not 0."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--claims" in args:
+        args.remove("--claims")
+        return common.main_for(run_claims, __doc__ or "", args)
+    return common.main_for(run, __doc__ or "", args)
 
 
 if __name__ == "__main__":

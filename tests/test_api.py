@@ -289,3 +289,20 @@ def test_detach_keeps_the_task_and_attach_finishes_it(emulator_factory, tmp_path
     assert [r.task_id for r in OutputStore(tmp_path).in_flight()] == [job.task_id]
     result = api.attach(job.task_id, output_dir=tmp_path, **conn(emu))
     assert result.path.exists() and emu.stats()["tasks_created"] == 1
+
+
+def test_generate_many_of_the_same_prompt_twice_makes_one_task(emulator, tmp_path: Path) -> None:
+    """Issue 11 case 2: ``generate_many([p, p])`` made 2 tasks. The second job follows the
+    first's claim and returns the same result."""
+    emulator.faults.add("create", "slow", after=True, delay=0.5)
+    first, second = api.generate_many(
+        ["the same prompt twice", "the same prompt twice"],
+        output_dir=tmp_path,
+        model="wan2.5-t2v-preview",
+        size="832*480",
+        duration=5,
+        api_key=emulator.api_key,
+        base_url=emulator.base_url,
+    )
+    assert emulator.stats()["tasks_created"] == 1
+    assert first.task_id == second.task_id and first.path == second.path

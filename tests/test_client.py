@@ -47,7 +47,7 @@ def test_happy_path_generate(emulator, tmp_path: Path):
     assert seen[-1] == "SUCCEEDED" and len(seen) == len(set(seen))
     assert path == tmp_path / "out" / "fox.mp4" and path.stat().st_size > 1000
     assert path.read_bytes()[4:8] == b"ftyp"
-    assert verified == [tmp_path / "out" / "fox.mp4.part"]
+    assert verified == [tmp_path / "out" / f"fox.mp4.{os.getpid()}.part"]  # one per process
     assert not verified[0].exists()
     assert task.end_time and task.scheduled_time and task.submit_time
     assert emulator.stats()["tasks_created"] == 1
@@ -239,7 +239,7 @@ def test_truncated_download_resumes_with_range(emulator, tmp_path: Path):
     assert path.read_bytes() == clean.read_bytes()
     assert emulator.stats()["requests"]["video"] >= 4
     assert progress[-1] == (clean.stat().st_size, clean.stat().st_size)
-    assert not (tmp_path / "resumed.mp4.part").exists()
+    assert not list(tmp_path.glob("resumed.mp4*.part"))
 
 
 def test_truncation_every_time_gives_up_without_a_finished_file(emulator, tmp_path: Path):
@@ -268,7 +268,7 @@ def test_disk_full_is_reported_and_leaves_no_file(emulator, tmp_path: Path):
     target = tmp_path / "v.mp4"
     with client(emulator) as c:
         task = c.wait(c.submit("x", **FAST), timeout=60)
-        os.symlink("/dev/full", str(target) + ".part")
+        os.symlink("/dev/full", f"{target}.{os.getpid()}.part")
         with pytest.raises(errors.DownloadError, match="disk full"):
             c.download(task, target)
     assert not list(tmp_path.iterdir())

@@ -97,7 +97,8 @@ class Download:
     ) -> None:
         self.overwrite = overwrite
         self.path = Path(path)
-        self.part = self.path.with_name(self.path.name + ".part")
+        # one .part per process: two processes downloading one task never write one file
+        self.part = self.path.with_name(f"{self.path.name}.{os.getpid()}.part")
         self.task_id = task_id
         self.verify = verify
         self.on_progress = on_progress

@@ -7,23 +7,24 @@ the service itself.
 
 A :class:`Runner` runs many jobs on one event loop. It holds one :class:`AsyncWanClient`, the
 :class:`OutputStore`, a semaphore per model sized by the catalog's concurrency quota (tasks
-beyond it would only wait PENDING on the service), and one shared poll loop: every task under
-watch has its own :class:`~wan_notebook.polling.TaskPoller` deciding *when* it is worth
-asking, the client's query budget keeps the account under the query rate limit, and when
-several tasks are due at once one list request (PROTOCOL 6) tells all their statuses instead
-of one query each; only a task whose status moved to SUCCEEDED is then fetched for its video
-URL and usage.
+beyond it would only wait PENDING on the service), and one shared poll loop
+(:mod:`wan_notebook.watch`).
 
 Order of writes, so that no crash loses a task or pays twice:
 
-1. ``store.lookup(request)``: a saved result is returned at once with no network request; a
-   journaled unfinished task is re-attached; a result whose file is gone is downloaded again.
-2. An *intent* is journaled before the create request; the task id is journaled the moment
-   the service returns it, before any polling.
-3. A create that failed ambiguously (the connection dropped after sending) is never resent:
-   the list endpoint is asked for a task of that model created since the intent, and that task
-   is adopted. An intent left dangling by a killed process is reconciled the same way.
-4. The video streams to ``<name>.part``, is verified, renamed; then the sidecar and the index.
+1. ``store.lookup(request)``: a saved result is returned at once with no network request.
+2. The request's digest is *claimed* in the journal (:mod:`wan_notebook.claiming`): one owner
+   per request across jobs, runners, processes and kernels of a folder. Every other job for
+   the same request follows the owner's task instead of creating one.
+3. The owner looks again: a journaled unfinished task is re-attached; a result whose file is
+   gone is downloaded again.
+4. An *intent* is journaled before the create request; the task id is journaled the moment
+   the service returns it, before any polling, and published on the claim.
+5. A create that failed ambiguously (the connection dropped after sending) is never resent:
+   the task it made is found by its content (:mod:`wan_notebook.reconcile`), never by order.
+   An intent left dangling by a killed process is reconciled the same way.
+6. The video streams to ``<name>.<pid>.part``, is verified, renamed; then the sidecar and the
+   index; then the claim is released.
 """
 
 from __future__ import annotations
@@ -32,23 +33,20 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Awaitable, Callable, Generator, Iterable
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Literal
 
 from . import catalog
-from .errors import (
-    DetachedError,
-    RateLimitError,
-    ServiceError,
-    SubmitUncertainError,
-    TaskCanceledError,
-    WaitTimeoutError,
-    WanConnectionError,
-    WanError,
-)
+from .claiming import LeaseKeeper, follow_owner, sweep_stale_parts
+from .claiming import claim_lease as _lease_seconds
+from .errors import DetachedError, SubmitUncertainError, TaskCanceledError, WanError
+from .loops import _allow_nested, _current_loop, _drive, _loop_thread_is_current, run_sync
 from .protocol import Task, ensure_succeeded
+from .reconcile import Reconciler, adopt_unknown, same_prompt
+from .store.claims import new_owner
+from .watch import Watcher
 
 if TYPE_CHECKING:
     from .client import AsyncWanClient
@@ -56,7 +54,7 @@ if TYPE_CHECKING:
     from .results import VideoResult
     from .store import OutputStore
 
-__all__ = ["Job", "JobEvent", "Runner"]
+__all__ = ["Job", "JobEvent", "Runner", "run_sync"]
 
 log = logging.getLogger("wan_notebook")
 
@@ -72,10 +70,6 @@ Phase = Literal[
     "canceled",
     "detached",
 ]
-#: When the list call is used to learn statuses: at least this many tasks due at once.
-LIST_BATCH_MIN = 3
-#: How far before an intent a reconciled task may have been created (clock skew).
-RECONCILE_SKEW = timedelta(minutes=2)
 
 
 @dataclass(frozen=True)
@@ -121,6 +115,8 @@ class Job:
         self.cancel_message = ""
         self._detached = False
         self._subscribers: list[Callable[[JobEvent], None]] = []
+        self._owner = new_owner()  # this job's identity on a request's claim
+        self._followed: str | None = None  # the task of another job this one followed
         self._future: asyncio.Future[VideoResult] = runner.loop.create_future()
         self._task: asyncio.Task[None] | None = None
         self.expected_seconds = (
@@ -242,7 +238,7 @@ class Job:
             self.cancel_message = f"the service refused to cancel task {self.task_id}: {exc}"
             return False
         self.cancel_message = f"task {self.task_id} canceled"
-        self.runner._poke(self)
+        self.runner._watcher.poke(self)
         return True
 
     def __repr__(self) -> str:
@@ -261,7 +257,7 @@ class Job:
         try:
             result = await self._execute()
         except asyncio.CancelledError:
-            self.runner._unwatch(self)
+            self.runner._watcher.unwatch(self)
             if self._detached and self.task_id:
                 self.phase = "detached"
                 error: BaseException = DetachedError(
@@ -295,7 +291,7 @@ class Job:
         self._future.exception()
 
     async def _execute(self) -> VideoResult:
-        runner, store, req = self.runner, self.runner.store, self.request
+        store, req = self.runner.store, self.request
         if self.task_id is not None:  # attach()
             self.status = "PENDING"
             self._emit("submitted", status=None, attached=True)
@@ -304,49 +300,89 @@ class Job:
         if not self.new:
             found = await asyncio.to_thread(store.lookup, req)
             if found.kind == "saved":
-                result = runner._result(found.saved, req, cached=True)
-                self.task_id = result.task_id
-                self.status = "SUCCEEDED"
-                self.phase = "cached"
-                self._emit("cached", result=result, status="SUCCEEDED")
-                return result
-            if found.kind in ("in_flight", "redownload"):
-                self.task_id = found.task_id
-                self.status = found.status
-                self._emit("submitted", status=self.status, attached=True)
-                return await self._follow()
-        async with runner._slot(req.model) as release:
-            task = await self._submit(req)
-            self.task_id = task.task_id
-            self.task = task
-            self.status = task.status or "PENDING"
-            self._emit("submitted", status=self.status, task=task)
-            return await self._follow(release_slot=release)
+                return self._cached(found.saved)
+        return await self._claimed(req)
 
-    async def _submit(self, req: VideoRequest) -> Task:
+    def _cached(self, saved: Any) -> VideoResult:
+        result = self.runner._result(saved, self.request, cached=True)
+        self.task_id = result.task_id
+        self.status = "SUCCEEDED"
+        self.phase = "cached"
+        self._emit("cached", result=result, status="SUCCEEDED")
+        return result
+
+    async def _claimed(self, req: VideoRequest) -> VideoResult:
+        """Own the request's claim and do the work, or follow the job that owns it."""
+        runner, store = self.runner, self.runner.store
+        timeout = self.timeout if self.timeout is not None else runner.client._core.wait_timeout
+        while True:
+            owned, _claim, _dead = await asyncio.to_thread(
+                store.claim, req.digest, self._owner, lease=runner.claim_lease, now=time.time()
+            )
+            if owned:
+                runner._leases.hold(self._owner)
+                try:
+                    return await self._as_owner(req)
+                finally:
+                    runner._leases.drop(self._owner)
+                    try:  # synchronous: also runs when the job was cancelled (detach)
+                        store.release_claim(req.digest, self._owner)
+                    except Exception as exc:  # the lease runs out instead
+                        log.warning("could not release the claim on this request: %s", exc)
+            await follow_owner(self, runner.claim_lease, timeout=timeout)
+
+    async def _as_owner(self, req: VideoRequest) -> VideoResult:
+        """The claim is ours: follow a journaled task of this request, or create one."""
+        runner, store = self.runner, self.runner.store
+        while True:
+            if not self.new or self._followed is not None:
+                found = await asyncio.to_thread(store.lookup, req)
+                if found.kind == "saved":
+                    return self._cached(found.saved)
+                if found.kind in ("in_flight", "redownload"):
+                    if self.task_id != found.task_id:
+                        self.task_id = found.task_id
+                        self.status = found.status
+                        self._emit("submitted", status=self.status, attached=True)
+                    store.claim_task(req.digest, self._owner, found.task_id)
+                    return await self._follow()
+            async with runner._slot(req.model) as release:
+                task = await self._submit(req)
+                if task is None:
+                    continue  # the request's task was journaled meanwhile: follow it
+                self.task_id = task.task_id
+                self.task = task
+                self.status = task.status or "PENDING"
+                store.claim_task(req.digest, self._owner, task.task_id)
+                self._emit("submitted", status=self.status, task=task)
+                return await self._follow(release_slot=release)
+
+    async def _submit(self, req: VideoRequest) -> Task | None:
         runner, store = self.runner, self.runner.store
         self.phase = "submitting"
-        adopted = await runner._reconcile(req)
+        timeout = self.timeout if self.timeout is not None else runner.client._core.wait_timeout
+        deadline = time.monotonic() + timeout
+        adopted = await runner._reconcile(req, deadline=deadline)
         if adopted is not None:
             return adopted
+        if not self.new:  # another job's reconcile may have journaled this request's task
+            found = await asyncio.to_thread(store.lookup, req)
+            if found.kind in ("saved", "in_flight", "redownload"):
+                return None
         intent = store.begin_intent(req)
         try:
-            async with runner._creating():
-                task = await runner.client.submit(req)
-                # journals the task id at once, before any polling (and before a reconcile
-                # elsewhere in this runner could mistake the task for an orphan)
-                store.resolve_intent(
-                    intent, task.task_id, request_id=task.request_id, submitted_at=_utcnow()
-                )
+            task = await runner.client.submit(req)
+            # journals the task id at once, before any polling
+            store.resolve_intent(
+                intent, task.task_id, request_id=task.request_id, submitted_at=_utcnow()
+            )
         except SubmitUncertainError as uncertain:
-            try:
-                adopted = await runner._reconcile(req)
-            except WanError as exc:  # the list call failed too: still only "uncertain"
-                log.warning("could not look for the task of an interrupted create: %s", exc)
-                raise uncertain from None
+            # a task may exist: find it by its content; if none shows up (yet), the intent
+            # stays open and the next run looks again (a task may take a moment to be listed)
+            adopted = await runner._reconcile(req, deadline=deadline, settle=False)
             if adopted is not None:
                 return adopted
-            raise  # the intent stays dangling: the next run reconciles it again
+            raise uncertain from None
         except BaseException:
             store.abandon_intent(intent)
             raise
@@ -361,7 +397,7 @@ class Job:
         assert self.task_id is not None
         runner = self.runner
         self.phase = "waiting"
-        task = await runner._watch(self)
+        task = await runner._watcher.watch(self)
         if release_slot is not None:
             release_slot()
         if task.status == "SUCCEEDED":
@@ -373,17 +409,23 @@ class Job:
         ensure_succeeded(task)  # raises the TaskError for FAILED, CANCELED or UNKNOWN
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _on_task(self, task: Task) -> None:
-        """Called by the poll loop with every observed task."""
+    def _on_task(self, task: Task, *, record: bool = True) -> None:
+        """Called by the poll loop with every observed task (and by a follower with the
+        owner's journaled status: ``record=False``, the owner journals it)."""
         self.task = task
         if task.status != self.status:
             if task.status == "RUNNING":
                 self._running_since = time.monotonic()
             self.status = task.status
-            with contextlib.suppress(WanError):
-                self.runner.store.record_status(
-                    task.task_id, task.status, at=_utcnow(), video_url=task.video_url
-                )
+            if record:
+                with contextlib.suppress(WanError):
+                    self.runner.store.record_status(
+                        task.task_id,
+                        task.status,
+                        at=_utcnow(),
+                        video_url=task.video_url,
+                        clock=getattr(self.runner.client, "service_clock", None),
+                    )
             self._emit("status", status=task.status, task=task)
 
     async def _save(self, task: Task) -> VideoResult:
@@ -393,9 +435,10 @@ class Job:
         self.phase = "downloading"
         request = self.request or store.request_for(task.task_id)
         if request is None:  # attach() to a task this folder never journaled
-            request = await runner._adopt_unknown(task)
+            request = await adopt_unknown(runner.client, store, task)
             self.request = request
-        if not _same_prompt(task, request):  # an adopted orphan that was not ours after all
+        # a task adopted after an interrupted create that says it was made for another prompt
+        if task.orig_prompt and not same_prompt(task.orig_prompt, request.prompt):
             raise SubmitUncertainError(
                 f"task {task.task_id} was adopted for this request after an interrupted "
                 "create, but the service says it was made for another prompt; it was not "
@@ -411,6 +454,7 @@ class Job:
             self._emit("downloading", bytes_done=done, bytes_total=total, task=task)
 
         if not paths.video.exists():
+            sweep_stale_parts(paths.video)  # only the claim's owner downloads this task
             await runner.client.download(
                 task,
                 paths.video,
@@ -441,6 +485,7 @@ class Runner:
         loop: asyncio.AbstractEventLoop | None = None,
         list_batching: bool = True,
         concurrency: int | None = None,
+        claim_lease: float | None = None,
     ) -> None:
         from .client import AsyncWanClient
         from .store import OutputStore
@@ -452,15 +497,11 @@ class Runner:
         self.list_batching = list_batching
         self.concurrency = concurrency
         self._slots: dict[str, asyncio.Semaphore] = {}
-        self._watches: dict[str, _Watch] = {}
-        self._wake = asyncio.Event()
-        self._poller_task: asyncio.Task[None] | None = None
-        self._reconcile_lock = asyncio.Lock()
-        # create requests in flight, and whether a reconcile is looking at the list: a task
-        # that a create made but whose id is not journaled yet must not look like an orphan
-        self._creates = 0
-        self._reconciling = False
-        self._create_cond = asyncio.Condition()
+        self._watcher = Watcher(self.client, self.loop, list_batching)
+        self._reconciler = Reconciler(self.client, self.store)
+        #: seconds without a heartbeat before a request's claim counts as abandoned
+        self.claim_lease = _lease_seconds(claim_lease)
+        self._leases = LeaseKeeper(self.store, self.claim_lease)
         self.jobs: list[Job] = []
 
     @property
@@ -488,10 +529,7 @@ class Runner:
 
     async def aclose(self) -> None:
         """Stop the poll loop and close the HTTP client."""
-        if self._poller_task is not None:
-            self._poller_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._poller_task
+        await self._watcher.aclose()
         await self.client.aclose()
 
     # ------------------------------------------------------------------ internals
@@ -531,266 +569,27 @@ class Runner:
             poster=saved.poster,
         )
 
-    @contextlib.asynccontextmanager
-    async def _creating(self):  # type: ignore[no-untyped-def]
-        """Around a create request and the journaling of its task id (waits for a reconcile)."""
-        async with self._create_cond:
-            await self._create_cond.wait_for(lambda: not self._reconciling)
-            self._creates += 1
-        try:
-            yield
-        finally:
-            async with self._create_cond:
-                self._creates -= 1
-                self._create_cond.notify_all()
-
-    async def _reconcile(self, req: VideoRequest) -> Task | None:
-        """Adopt a task that a dangling intent for this request may have created.
-
-        Runs while no other create of this runner is in flight: a sibling's task that the
-        service made but whose id is not journaled yet would otherwise be adopted here.
-        """
+    async def _reconcile(
+        self, req: VideoRequest, *, deadline: float, settle: bool = True
+    ) -> Task | None:
+        """The task a dangling intent of ``req`` made, found by content (see
+        :mod:`wan_notebook.reconcile`); None when none exists (with ``settle``, the intents
+        are then closed). A failing list call leaves everything open: "uncertain"."""
         if not self.store.dangling_intents(req.digest):
             return None
-        async with self._reconcile_lock:
-            async with self._create_cond:
-                self._reconciling = True  # new creates wait from now on
-                await self._create_cond.wait_for(lambda: self._creates == 0)
-            try:
-                return await self._reconcile_now(req)
-            finally:
-                async with self._create_cond:
-                    self._reconciling = False
-                    self._create_cond.notify_all()
-
-    async def _reconcile_now(self, req: VideoRequest) -> Task | None:
-        store = self.store
-        intents = store.dangling_intents(req.digest)
-        if not intents:
-            return None
-        since = min(i.created_at for i in intents) - RECONCILE_SKEW
-        known = store.known_task_ids(since=since)
-        candidates = []
-        await self._budget()
-        async for item in self.client.list(model=req.model, start_time=since):
-            if item.task_id not in known:
-                candidates.append(item)
-        for intent in intents:
-            # the task created nearest to the intent first (several orphans: the likeliest);
-            # a finished one tells its prompt, so another request's task is never adopted
-            candidates.sort(key=lambda c: _distance(c.created, intent.created_at))
-            while candidates:
-                found = candidates.pop(0)
-                await self._budget()
-                task = await self.client.get(found.task_id)
-                if not _same_prompt(task, req):
-                    continue
-                store.resolve_intent(
-                    intent.id, found.task_id, request_id=found.request_id, submitted_at=_utcnow()
-                )
-                log.warning(
-                    "adopted task %s: a create request for this prompt was interrupted after "
-                    "it reached the service",
-                    found.task_id,
-                )
-                return task
-            store.abandon_intent(intent.id)
-        return None
-
-    async def _adopt_unknown(self, task: Task) -> VideoRequest:
-        """Journal a succeeded task this folder never saw (``attach`` of a foreign id).
-
-        The query tells the prompt and the usage tells size and duration; the list call tells
-        the model. The request is rebuilt from those so the result is cached like any other.
-        """
-        from .request import VideoRequest
-
-        model = None
-        await self._budget()
-        async for item in self.client.list(task_id=task.task_id):
-            model = item.model
-            break
-        usage = task.usage
-        size = usage.get("size") or usage.get("video_ratio")
-        duration = usage.get("output_video_duration") or usage.get("video_duration")
-        params: dict[str, Any] = {"model": model or catalog.DEFAULT_MODEL}
-        if isinstance(size, str) and "*" in size:
-            params["size"] = size
-        elif usage.get("SR") and isinstance(usage.get("ratio"), str):  # new protocol (issue 13)
-            params["resolution"], params["ratio"] = f"{usage['SR']}P", usage["ratio"]
-        if isinstance(duration, (int, float)) and float(duration).is_integer():
-            params["duration"] = int(duration)
-        prompt = task.orig_prompt or f"task {task.task_id}"
         try:
-            request = VideoRequest.create(prompt, **params)
-        except WanError:
-            request = VideoRequest.create(prompt[:800], model=params["model"])
-        self.store.record_submitted(request, task.task_id, request_id=task.request_id)
-        return request
-
-    def _watch(self, job: Job) -> Awaitable[Task]:
-        from .polling import TaskPoller
-
-        assert job.task_id is not None
-        core = self.client._core  # the client's schedule settings, learner and query budget
-        fut: asyncio.Future[Task] = self.loop.create_future()
-        now = time.monotonic()
-        if job.task_id in core.submitted:  # submitted by this client: it knows when and what
-            poller, model = core.poller(job.task_id, now)
-        else:
-            model = job.request.model if job.request is not None else catalog.DEFAULT_MODEL
-            poller = TaskPoller(
-                job.expected_seconds,
-                now=now,
-                config=core.poll_config,
-                factor=core.learner.factor(model),
-            )
-        timeout = job.timeout if job.timeout is not None else core.wait_timeout
-        self._watches[job.task_id] = _Watch(
-            job, poller, fut, due=now, deadline=now + timeout, model=model
-        )
-        self._wake.set()
-        if self._poller_task is None or self._poller_task.done():
-            self._poller_task = self.loop.create_task(self._poll_loop())
-        return fut
-
-    async def _budget(self) -> None:
-        """Wait for a slot under the account's query rate limit."""
-        core = self.client._core
-        delay = core.budget.reserve(time.monotonic())
-        if delay > 0:
-            await asyncio.sleep(delay)
-
-    def _unwatch(self, job: Job) -> None:
-        """Stop polling for ``job`` (it was detached); the poll loop ends when none are left."""
-        watch = self._watches.pop(job.task_id or "", None)
-        if watch is not None and not watch.future.done():
-            watch.future.cancel()
-        self._wake.set()
-
-    def _poke(self, job: Job) -> None:
-        """Ask about ``job`` now (after a cancel, for example)."""
-        if job.task_id in self._watches:
-            self._watches[job.task_id].due = time.monotonic()
-            self._wake.set()
-
-    async def _poll_loop(self) -> None:
-        while self._watches:
-            now = time.monotonic()
-            due = [w for w in self._watches.values() if w.due <= now]
-            if not due:
-                wait = min(w.due for w in self._watches.values()) - now
-                self._wake.clear()
-                with contextlib.suppress(asyncio.TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=max(wait, 0.0))
-                continue
-            listed: dict[str, Any] = {}
-            if self.list_batching and len(due) >= LIST_BATCH_MIN:
-                listed = await self._list_statuses(due)
-            for watch in due:
-                await self._poll_one(watch, listed.get(watch.job.task_id or ""))
-
-    async def _list_statuses(self, due: list[_Watch]) -> dict[str, Any]:
-        since = datetime.fromtimestamp(min(w.job.created_at for w in due), timezone.utc)
-        wanted = {w.job.task_id for w in due}
-        found: dict[str, Any] = {}
-        try:
-            await self._budget()
-            async for item in self.client.list(start_time=since - RECONCILE_SKEW):
-                if item.task_id in wanted:
-                    found[item.task_id] = item
-                    if len(found) == len(wanted):
-                        break
+            return await self._reconciler.reconcile(req, deadline=deadline, settle=settle)
+        except SubmitUncertainError:
+            raise
         except WanError as exc:
-            log.debug("list call failed, falling back to single queries: %s", exc)
-        return found
-
-    async def _poll_one(self, watch: _Watch, listed: Any) -> None:
-        job = watch.job
-        assert job.task_id is not None
-        try:
-            if listed is not None and listed.status in ("PENDING", "RUNNING"):
-                task = Task(task_id=job.task_id, status=listed.status)
-            else:
-                await self._budget()
-                task = await self.client.get(job.task_id)
-        except (WanConnectionError, ServiceError, RateLimitError) as exc:
-            # already retried inside the client; the task runs on, so keep watching
-            log.warning("polling task %s: %s; will poll again", job.task_id, exc)
-            task = None
-        except WanError as exc:
-            self._settle(watch, exc=exc)
-            return
-        now = time.monotonic()
-        if task is not None:
-            watch.poller.observe(task, now)
-            job._on_task(task)
-            if task.is_terminal:
-                ratio = watch.poller.observed_run_ratio(task, now)
-                if ratio is not None:
-                    self.client._core.learner.observe(watch.model, ratio)
-                self._settle(watch, task=task)
-                return
-            if not task.is_known_status and not watch.warned:
-                watch.warned = True
-                log.warning(
-                    "task %s reports an unknown status %r; still polling until the deadline",
-                    job.task_id,
-                    task.status,
-                )
-        if now >= watch.deadline:
-            status = job.status or "unknown"
-            self._settle(
-                watch,
-                exc=WaitTimeoutError(
-                    f"task {job.task_id} is still {status} after {job.elapsed:.0f} s; it "
-                    f"keeps running on the service: attach('{job.task_id}') picks it up later",
-                    task_id=job.task_id,
-                    status=status,
-                ),
-            )
-            return
-        watch.due = now + min(watch.poller.next_delay(now), max(watch.deadline - now, 0.0))
-
-    def _settle(
-        self, watch: _Watch, *, task: Task | None = None, exc: BaseException | None = None
-    ) -> None:
-        self._watches.pop(watch.job.task_id or "", None)
-        if watch.future.done():
-            return
-        if exc is not None:
-            watch.future.set_exception(exc)
-        else:
-            watch.future.set_result(task)  # type: ignore[arg-type]
-
-
-@dataclass
-class _Watch:
-    job: Job
-    poller: Any
-    future: asyncio.Future[Task]
-    due: float
-    deadline: float
-    model: str
-    warned: bool = False
-
-
-def _same_prompt(task: Task, request: VideoRequest | None) -> bool:
-    """False only when the task says it was made for another prompt (``orig_prompt`` comes
-    with SUCCEEDED; the service may shorten an over-long prompt, so a prefix matches)."""
-    if request is None or not task.orig_prompt:
-        return True
-    theirs, ours = " ".join(task.orig_prompt.split()), " ".join(request.prompt.split())
-    return theirs.startswith(ours) or ours.startswith(theirs)
-
-
-def _distance(created: datetime | None, intent_at: datetime) -> float:
-    """Seconds between a listed task's creation and an intent (unknown: last choice)."""
-    if created is None:
-        return float("inf")
-    if intent_at.tzinfo is None:
-        intent_at = intent_at.replace(tzinfo=timezone.utc)
-    return abs((created - intent_at).total_seconds())
+            raise SubmitUncertainError(
+                "uncertain: run again later. A create request for this prompt was "
+                f"interrupted earlier and its task could not be looked for ({exc}); the "
+                "intent stays journaled, so a later run finds the task instead of paying "
+                "again.",
+                model=req.model,
+                submitted_at=_utcnow().isoformat(),
+            ) from None
 
 
 def _utcnow() -> datetime:
@@ -799,48 +598,3 @@ def _utcnow() -> datetime:
 
 def _task_created(task: Task) -> datetime:
     return task.submit_time.replace(tzinfo=None) if task.submit_time else datetime.now()
-
-
-def _drive(loop: asyncio.AbstractEventLoop, coro: Any, timeout: float | None) -> Any:
-    """Run ``coro`` on ``loop`` until done; on Ctrl-C the helper task is cleaned up quietly."""
-    fut = asyncio.ensure_future(asyncio.wait_for(coro, timeout), loop=loop)
-    try:
-        return loop.run_until_complete(fut)
-    except BaseException:
-        fut.cancel()
-        fut.add_done_callback(lambda f: f.cancelled() or f.exception())
-        raise
-
-
-def _current_loop() -> asyncio.AbstractEventLoop:
-    try:
-        return asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.get_event_loop_policy().get_event_loop()
-
-
-def _loop_thread_is_current(loop: asyncio.AbstractEventLoop) -> bool:
-    return getattr(loop, "_thread_id", None) in (None, __import__("threading").get_ident())
-
-
-def _allow_nested(loop: asyncio.AbstractEventLoop) -> None:
-    """Let a sync call drive the (already running) kernel loop; applied once, lazily."""
-    if getattr(loop, "_nest_patched", False):
-        return
-    import nest_asyncio2
-
-    nest_asyncio2.apply(loop)
-
-
-def run_sync(make: Callable[[], Awaitable[Any]]) -> Any:
-    """Run a coroutine to completion from sync code, inside or outside a running loop."""
-    try:
-        loop = asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(make())  # type: ignore[arg-type]
-    _allow_nested(loop)
-    return loop.run_until_complete(make())
-
-
-def _first(items: Iterable[Any]) -> Any:
-    return next(iter(items), None)

@@ -106,7 +106,7 @@ def test_newer_schema_asks_for_an_upgrade(tmp_path):
 
 
 def test_migration_hook_runs_each_step_once(tmp_path, monkeypatch):
-    """A future schema step: MIGRATIONS[1] upgrades a version-1 file to version 2."""
+    """A future schema step: MIGRATIONS[n] upgrades a version-n file to version n + 1."""
     path = tmp_path / "index.sqlite"
     with Index(path).write():
         pass
@@ -116,14 +116,15 @@ def test_migration_hook_runs_each_step_once(tmp_path, monkeypatch):
         calls.append(1)
         conn.execute("ALTER TABLE tasks ADD COLUMN rating INTEGER")
 
-    monkeypatch.setattr(_index, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(_index.MIGRATIONS, 1, v1_to_v2)
+    now = SCHEMA_VERSION
+    monkeypatch.setattr(_index, "SCHEMA_VERSION", now + 1)
+    monkeypatch.setitem(_index.MIGRATIONS, now, v1_to_v2)
     for _ in range(3):
         with Index(path).read() as conn:
             conn.execute("SELECT rating FROM tasks").fetchall()
     assert calls == [1]
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == now + 1
 
 
 def test_failed_migration_leaves_the_file_as_it_was(tmp_path, monkeypatch):
@@ -135,12 +136,12 @@ def test_failed_migration_leaves_the_file_as_it_was(tmp_path, monkeypatch):
         conn.execute("ALTER TABLE tasks ADD COLUMN rating INTEGER")
         raise RuntimeError("migration bug")
 
-    monkeypatch.setattr(_index, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(_index.MIGRATIONS, 1, broken)
+    monkeypatch.setattr(_index, "SCHEMA_VERSION", SCHEMA_VERSION + 1)
+    monkeypatch.setitem(_index.MIGRATIONS, SCHEMA_VERSION, broken)
     with pytest.raises(RuntimeError), Index(path).read():
         pass
     with sqlite3.connect(path) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
         columns = {r[1] for r in conn.execute("PRAGMA table_info(tasks)")}
     assert "rating" not in columns
 

@@ -27,7 +27,7 @@ from .. import catalog
 from . import views
 from .clock import SimClock
 from .faults import FaultRule, FaultRules
-from .middleware import AccessLog, CatchAll, SpeedHeader
+from .middleware import AccessLog, CatchAll, DateHeader, SpeedHeader
 from .ratelimit import RateLimiter
 from .rendering import audio_source
 from .replies import (
@@ -252,7 +252,7 @@ def build_app(ctx: Context) -> ASGIApp:
         answer = await _apply(ctx.faults.check("list"))
         if answer is not None:
             return answer
-        q = validate_list(request.query_params, int(time.time() * 1000))
+        q = validate_list(request.query_params, int(ctx.clock.wall() * 1000))
         total, items = ctx.store.select(
             q,
             lambda t, now: views.list_item(
@@ -467,4 +467,4 @@ def build_app(ctx: Context) -> ASGIApp:
     )
     app.router.redirect_slashes = False
     logged = AccessLog(CatchAll(app), count=ctx.stats.status, enabled=ctx.log_enabled)
-    return SpeedHeader(logged, speed=lambda: ctx.clock.speed)
+    return SpeedHeader(DateHeader(logged, ctx.clock), speed=lambda: ctx.clock.speed)

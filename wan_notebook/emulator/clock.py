@@ -12,8 +12,14 @@ class SimClock:
     Changing the speed rebases the clock so simulated time never jumps.
     """
 
-    def __init__(self, speed: float) -> None:
+    def __init__(self, speed: float, offset: float = 0.0) -> None:
         _check_speed(speed)
+        if isinstance(offset, bool) or not isinstance(offset, (int, float)) or offset != offset:
+            raise ValueError(f"clock offset must be a number of seconds, got {offset!r}")
+        #: seconds the service's wall clock runs ahead (negative: behind) of this machine's;
+        #: shows in ``Date`` headers, task times and list filters, to test clients whose clock
+        #: is wrong (the machine clock itself cannot be changed in a test)
+        self.offset = float(offset)
         self._lock = threading.Lock()
         self._speed = float(speed)
         self._mono0 = time.monotonic()
@@ -42,9 +48,13 @@ class SimClock:
         """How many wall seconds ``sim_seconds`` of simulated time take at the current speed."""
         return sim_seconds / self._speed
 
+    def wall(self) -> float:
+        """The service's wall clock (epoch seconds): this machine's plus :attr:`offset`."""
+        return time.time() + self.offset
+
     def wall_time_of(self, sim_t: float) -> float:
-        """The epoch time (``time.time()``) at which simulated instant ``sim_t`` happens."""
-        return time.time() - (self.now() - sim_t) / self._speed
+        """The service's epoch time (:meth:`wall`) at which simulated instant ``sim_t`` happens."""
+        return self.wall() - (self.now() - sim_t) / self._speed
 
 
 def _check_speed(speed: float) -> None:

@@ -5,10 +5,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from email.utils import formatdate
+from typing import TYPE_CHECKING, Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .replies import error_response
+
+if TYPE_CHECKING:
+    from .clock import SimClock
 
 access_log = logging.getLogger("wan_notebook.emulator.access")
 log = logging.getLogger("wan_notebook.emulator")
@@ -106,3 +111,26 @@ class SpeedHeader:
             await send(message)
 
         await self.app(scope, receive, send_wrapper)
+
+
+class DateHeader:
+    """Adds the ``Date`` header from the emulator's wall clock (uvicorn's own is switched off,
+    so a clock offset shows in it as on a service whose clock differs from the client's)."""
+
+    def __init__(self, app: ASGIApp, clock: SimClock) -> None:
+        self.app = app
+        self.clock = clock
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_date(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                headers = [h for h in message.get("headers", []) if h[0].lower() != b"date"]
+                date = formatdate(self.clock.wall(), usegmt=True).encode("latin-1")
+                message = {**message, "headers": [*headers, (b"date", date)]}
+            await send(message)
+
+        await self.app(scope, receive, send_with_date)

@@ -32,6 +32,8 @@ class Emulator:
     offer with HTTP 400 at create instead of the service's accepted-then-FAILED task.
     ``state_dir`` keeps renders, the URL-signing secret and the tasks there (SQLite), so a
     new emulator on the same folder carries on with them (the background service uses it).
+    ``clock_offset`` (seconds, default 0) sets the service's wall clock apart from this
+    machine's (``-600``: ten minutes behind, as seen by a client whose clock is 10 min fast).
     Use as a context manager, or call :meth:`start` / :meth:`stop`.
     """
 
@@ -52,6 +54,7 @@ class Emulator:
         region: str | None = None,
         strict_create: bool = False,
         state_dir: str | Path | None = None,
+        clock_offset: float = 0.0,
     ) -> None:
         keys = tuple(api_keys)
         if isinstance(api_keys, str) or not keys or not all(isinstance(k, str) and k for k in keys):
@@ -71,7 +74,7 @@ class Emulator:
         self._host = host
         self._port = port
         self._keys = keys
-        self._clock = SimClock(speed)
+        self._clock = SimClock(speed, clock_offset)
         self._seed = seed
         self._lifetime = float(lifetime)
         self._storage_arg = Path(storage) if storage is not None else None
@@ -215,6 +218,7 @@ class Emulator:
                 log_config=None,
                 access_log=False,
                 server_header=False,
+                date_header=False,  # app.DateHeader sends the emulator's own clock
                 timeout_graceful_shutdown=2,
             )
             server = uvicorn.Server(config)

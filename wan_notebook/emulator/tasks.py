@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import random
 import threading
-import time
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -187,7 +186,7 @@ class TaskStore:
     def _start(self, t: Task, now: float) -> None:
         t.status = "RUNNING"
         t.started_sim = now
-        t.started_wall = time.time()
+        t.started_wall = self._clock.wall()
         t.run_due = now + t.run_sim
         if t.fail is None:
             self._submit_render(t)
@@ -243,7 +242,7 @@ class TaskStore:
         self, t: Task, status: str, sim: float, *, error: tuple[str, str] | None = None
     ) -> None:
         t.finished_sim = sim
-        t.finished_wall = min(time.time(), self._clock.wall_time_of(sim))
+        t.finished_wall = min(self._clock.wall(), self._clock.wall_time_of(sim))
         t.error = error
         t.status = status
         self._save(t)
@@ -276,7 +275,7 @@ class TaskStore:
                 queue_due=now + expected * self._rng.uniform(0.03, 0.12),
                 run_sim=expected * self._rng.uniform(0.55, 1.3),
                 created_sim=now,
-                created_wall=time.time(),
+                created_wall=self._clock.wall(),
                 fail=fail,
             )
             self._tasks[task.task_id] = task

@@ -30,6 +30,7 @@ from urllib.parse import quote
 
 from .._fsutil import folder_writable
 from ..errors import WanError
+from .claims import SCHEMA_V2
 
 __all__ = [
     "APPLICATION_ID",
@@ -45,7 +46,7 @@ __all__ = [
 #: ``PRAGMA application_id`` of our index files ("WanN" in ASCII).
 APPLICATION_ID = 0x57616E4E
 #: The schema version this code writes; older files are migrated forward on open.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 BUSY_TIMEOUT_MS = 30_000
 
 
@@ -126,9 +127,15 @@ def _v0_to_v1(conn: sqlite3.Connection) -> None:
             conn.execute(statement)
 
 
+def _v1_to_v2(conn: sqlite3.Connection) -> None:
+    # the claims table (one owner per request digest, see store/claims.py); a version-1
+    # folder keeps every row and simply gains the empty table
+    conn.execute(SCHEMA_V2)
+
+
 #: ``MIGRATIONS[n]`` upgrades a version-``n`` file to ``n + 1`` inside one write transaction.
 #: Add a function here (and bump :data:`SCHEMA_VERSION`) when the schema changes.
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _v0_to_v1}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {0: _v0_to_v1, 1: _v1_to_v2}
 
 
 def _advice(path: Path) -> str:

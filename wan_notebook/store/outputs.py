@@ -51,6 +51,7 @@ from . import rows as _rows
 from . import saving as _saving
 from . import sidecar as _sidecar
 from . import verify as _verify
+from .claims import ClaimsMixin
 from .index import CorruptIndexError, Index, ReadOnlyStoreError, StoreError, StoreWriteError
 from .records import (
     Event,
@@ -110,7 +111,7 @@ def paths_for(root: Path, prompt: str, task_id: str, created_at: datetime) -> Pa
 # --- the store ---------------------------------------------------------------------------
 
 
-class OutputStore(_verify.Healing):
+class OutputStore(ClaimsMixin, _verify.Healing):
     """The outputs folder (default ``wan_outputs`` in the current directory) and its index.
 
     The folder is resolved once, at construction (in Jupyter the current directory is the
@@ -244,6 +245,14 @@ class OutputStore(_verify.Healing):
         with self._write() as conn:
             _journal.close_intent(conn, intent_id, "abandoned", None)
 
+    def intent(self, intent_id: int) -> Intent | None:
+        """One intent by id (any state), or None."""
+        if not self._ready():
+            return None
+        with self._index.read() as conn:
+            row = conn.execute("SELECT * FROM intents WHERE id = ?", (intent_id,)).fetchone()
+        return None if row is None else self._intent(row)
+
     def dangling_intents(self, digest: str | None = None) -> list[Intent]:
         """Open intents (oldest first), optionally only those for one request digest."""
         if not self._ensure(create=False):
@@ -256,6 +265,40 @@ class OutputStore(_verify.Healing):
         with self._index.read() as conn:
             rows = conn.execute(sql + " ORDER BY id", args).fetchall()
         return [self._intent(r) for r in rows]
+
+    def adopt_for_intent(
+        self,
+        intent_id: int,
+        task_id: str,
+        *,
+        request_id: str | None = None,
+        submitted_at: datetime | None = None,
+    ) -> bool:
+        """Resolve an intent with a task that reconcile matched to it by content; False (and
+        nothing written) if the intent is no longer open or the task is already journaled."""
+        task_id = _journal.check_task_id(task_id)
+        at = submitted_at or now_utc()
+        with self._write() as conn:
+            row = conn.execute(
+                "SELECT * FROM intents WHERE id = ? AND state = 'open'", (intent_id,)
+            ).fetchone()
+            known = conn.execute("SELECT 1 FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
+            if row is None or known is not None:
+                return False
+            request = json.loads(row["request_json"])
+            _journal.insert_task(
+                conn,
+                self._root,
+                task_id=task_id,
+                digest=row["digest"],
+                model=row["model"],
+                prompt=str(request.get("prompt", "")),
+                request_json=row["request_json"],
+                request_id=request_id,
+                at=at,
+            )
+            _journal.close_intent(conn, intent_id, "resolved", task_id)
+        return True
 
     # -- journal: tasks -------------------------------------------------------------------
 
