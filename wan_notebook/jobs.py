@@ -45,7 +45,7 @@ from .errors import DetachedError, SubmitUncertainError, TaskCanceledError, WanE
 from .loops import _allow_nested, _current_loop, _drive, _loop_thread_is_current, run_sync
 from .protocol import Task, ensure_succeeded
 from .reconcile import Reconciler, adopt_unknown, same_prompt
-from .store.claims import new_owner
+from .store.claims import forget_owner, new_owner
 from .watch import Watcher
 
 if TYPE_CHECKING:
@@ -315,21 +315,24 @@ class Job:
         """Own the request's claim and do the work, or follow the job that owns it."""
         runner, store = self.runner, self.runner.store
         timeout = self.timeout if self.timeout is not None else runner.client._core.wait_timeout
-        while True:
-            owned, _claim, _dead = await asyncio.to_thread(
-                store.claim, req.digest, self._owner, lease=runner.claim_lease, now=time.time()
-            )
-            if owned:
-                runner._leases.hold(self._owner)
-                try:
-                    return await self._as_owner(req)
-                finally:
-                    runner._leases.drop(self._owner)
-                    try:  # synchronous: also runs when the job was cancelled (detach)
-                        store.release_claim(req.digest, self._owner)
-                    except Exception as exc:  # the lease runs out instead
-                        log.warning("could not release the claim on this request: %s", exc)
-            await follow_owner(self, runner.claim_lease, timeout=timeout)
+        try:
+            while True:
+                owned, _claim, _dead = await asyncio.to_thread(
+                    store.claim, req.digest, self._owner, lease=runner.claim_lease, now=time.time()
+                )
+                if owned:
+                    runner._leases.hold(self._owner)
+                    try:
+                        return await self._as_owner(req)
+                    finally:
+                        runner._leases.drop(self._owner)
+                        try:  # synchronous: also runs when the job was cancelled (detach)
+                            store.release_claim(req.digest, self._owner)
+                        except Exception as exc:  # the lease runs out instead
+                            log.warning("could not release the claim on this request: %s", exc)
+                await follow_owner(self, runner.claim_lease, timeout=timeout)
+        finally:
+            forget_owner(self._owner)  # ended: an unreleased claim of ours is free to take
 
     async def _as_owner(self, req: VideoRequest) -> VideoResult:
         """The claim is ours: follow a journaled task of this request, or create one."""

@@ -112,7 +112,6 @@ def test_reserved_names_follow_the_pattern(store):
         "../../../etc/passwd",
         "/absolute/path",
         "..\\..\\windows\\system32",
-        "nul\x00byte",
         "CON",
         "x" * 1400,
         "红狐狸在雨夜的东京街头",
@@ -125,6 +124,13 @@ def test_hostile_prompts_stay_in_the_folder(store, prompt):
     for path in (record.paths.video, record.paths.sidecar, record.paths.poster):
         assert path.parent == store.root
         assert _naming.STEM_RE.fullmatch(path.name.split(".")[0])
+
+
+def test_a_nul_byte_never_reaches_a_file_name(store):
+    """Requests refuse control characters now (checks.prompt); names stay safe regardless."""
+    stem = _naming.stem_for("nul\x00byte", "abcdef12-0000", T0)
+    assert "\x00" not in stem and _naming.STEM_RE.fullmatch(stem)
+    assert _naming.confine(store.root, stem, ".mp4").parent == store.root
 
 
 @pytest.mark.parametrize("task_id", ["../../etc/passwd", "a/b/c", "..", "C:\\x", "CON"])

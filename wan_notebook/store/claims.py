@@ -22,6 +22,7 @@ import os
 import secrets
 import socket
 import sqlite3
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ __all__ = [
     "SCHEMA_V2",
     "Claim",
     "ClaimsMixin",
+    "forget_owner",
     "get",
     "heartbeat",
     "new_owner",
@@ -40,7 +42,7 @@ __all__ = [
 ]
 
 SCHEMA_V2 = """
-CREATE TABLE claims (
+CREATE TABLE IF NOT EXISTS claims (
     digest     TEXT PRIMARY KEY,
     owner      TEXT NOT NULL,
     host       TEXT NOT NULL,
@@ -69,17 +71,35 @@ class Claim:
     def dead(self, now: float, lease: float) -> bool:
         """Whether the owner is gone: heartbeat older than ``lease`` and, on this host, its
         process no longer alive (on another host the stale heartbeat has to do)."""
+        if self.host == _HOST and self.pid == os.getpid():
+            # this process knows its own jobs: one that ended without releasing its claim
+            # (a full disk refused the release) is gone, whatever the heartbeat says
+            with _LIVE_LOCK:
+                return self.owner not in _LIVE
         if now - self.heartbeat <= lease:
             return False
         return self.host != _HOST or not pid_alive(self.pid)
 
 
 _HOST = socket.gethostname()[:200]
+#: The owner ids of this process's jobs that are still running (see :func:`new_owner`).
+_LIVE: set[str] = set()
+_LIVE_LOCK = threading.Lock()
 
 
 def new_owner() -> str:
-    """A fresh owner id: ``host:pid:token`` (one per job, so two jobs of one process differ)."""
-    return f"{_HOST}:{os.getpid()}:{secrets.token_hex(6)}"
+    """A fresh owner id: ``host:pid:token`` (one per job, so two jobs of one process differ),
+    live in this process until :func:`forget_owner`."""
+    owner = f"{_HOST}:{os.getpid()}:{secrets.token_hex(6)}"
+    with _LIVE_LOCK:
+        _LIVE.add(owner)
+    return owner
+
+
+def forget_owner(owner: str) -> None:
+    """The job behind ``owner`` has ended: a claim it could not release is free to take."""
+    with _LIVE_LOCK:
+        _LIVE.discard(owner)
 
 
 def pid_alive(pid: int) -> bool:
