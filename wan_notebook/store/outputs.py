@@ -247,7 +247,7 @@ class OutputStore(ClaimsMixin, _verify.Healing):
 
     def intent(self, intent_id: int) -> Intent | None:
         """One intent by id (any state), or None."""
-        if not self._ready():
+        if not self._ensure(create=False):
             return None
         with self._index.read() as conn:
             row = conn.execute("SELECT * FROM intents WHERE id = ?", (intent_id,)).fetchone()
