@@ -1,7 +1,9 @@
 """How ``pytest --nbval`` runs the example notebooks (``scripts/refresh_notebooks.py`` too).
 
 Each notebook runs exactly as its stored outputs were made: in emulator mode (no API key, base
-URL or key file reaches the kernel, so ``%wanvideo connect`` starts its own emulator) and with
+URL or key file reaches the kernel, so ``%wanvideo connect`` starts a background emulator in a
+state folder of this notebook alone, stopped after its last cell, so the banner always says
+"Started", whichever notebooks ran before) and with
 an empty ``wan_outputs/`` next to it, so a second run is not served from the first run's cache
 (the stored outputs show fresh generations). A ``wan_outputs/`` the tests did not make (it may
 hold videos from the real service) is never deleted: it is moved to ``artifacts/``.
@@ -18,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from wan_notebook.emulator import service
 from wan_notebook.settings import SETTINGS_ENV
 
 HERE = Path(__file__).resolve().parent
@@ -41,10 +44,18 @@ def fresh_outputs(folder: Path = OUTPUTS) -> None:
 
 
 def emulator_mode_env(home: str) -> dict[str, str]:
-    """The environment a notebook kernel gets: no key, no base URL, a HOME without keys."""
+    """The environment a notebook kernel gets: no key, no base URL, a HOME without keys, and
+    an emulator state folder inside that HOME (a new emulator per notebook)."""
     env = {k: v for k, v in os.environ.items() if k not in SETTINGS_ENV}
     env["HOME"] = home
+    env[service.ENV_DIR] = str(Path(home) / "emulator")
     return env
+
+
+def stop_emulator(home: str) -> None:
+    """Stop the background emulator a notebook's ``%wanvideo connect`` started (it would
+    outlive the kernel otherwise)."""
+    service.stop(Path(home) / "emulator")
 
 
 _saved_env: dict[str, str] | None = None
@@ -76,5 +87,6 @@ def pytest_runtest_teardown(item: Any, nextitem: Any) -> None:
         os.environ.update(_saved_env)
         _saved_env = None
     if _home is not None:
+        stop_emulator(_home.name)
         _home.cleanup()
         _home = None
