@@ -12,6 +12,7 @@ rows, :func:`lookup` (an open catalog: unknown ids are sent as given) and :func:
 
 from __future__ import annotations
 
+from .media_rows import MEDIA_ROWS, InputRule, input_rules, pixels_for_image  # issue 14
 from .models import (
     CREATE_PATH,
     NEGATIVE_PROMPT_MAX,
@@ -40,6 +41,8 @@ __all__ = [
     "CREATE_PATH",
     "DEFAULT_MODEL",
     "DEFAULT_REGION",
+    # issue 14: image-to-video rows and media input rules
+    "MEDIA_ROWS",
     "MODELS",
     "NEGATIVE_PROMPT_MAX",
     "QUERY_QPS",
@@ -50,14 +53,17 @@ __all__ = [
     "TIER_OF_SIZE",
     "WAN3_PIXELS",
     "WAN27_PIXELS",
+    "InputRule",
     "Model",
     "Protocol",
     "Region",
     "get_model",
     "get_region",
     "guess_protocol",
+    "input_rules",
     "lookup",
     "model_ids",
+    "pixels_for_image",
     "region_of_url",
     "register",
     "unregister",

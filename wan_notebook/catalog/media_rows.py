@@ -1,0 +1,190 @@
+"""Image-to-video rows and the rules for media inputs (PROTOCOL 10, 16, 17.3, 18).
+
+Legacy first-frame image-to-video (``input.img_url`` + ``parameters.resolution``) and first +
+last frame (kf2v, on the ``image2video`` endpoint). Each model lists its media inputs as
+:class:`InputRule` s in :data:`INPUT_RULES`: the client validates a file against them before
+any network call and the emulator checks the same rules. These rows are looked up by id like
+every other row, but are not in :data:`~wan_notebook.catalog.MODELS` (the text-to-video list
+the form and ``wanvideo models`` show).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from .models import Model
+
+__all__ = [
+    "IMAGE2VIDEO_PATH",
+    "IMAGE_FORMATS",
+    "INPUT_RULES",
+    "MEDIA_ROWS",
+    "TIER_PIXELS",
+    "InputRule",
+    "input_rules",
+    "pixels_for_image",
+]
+
+#: The kf2v create endpoint (PROTOCOL 16.2).
+IMAGE2VIDEO_PATH = "/services/aigc/image2video/video-synthesis"
+#: Image formats every image input accepts (PNG without alpha), by Pillow format name.
+IMAGE_FORMATS = ("JPEG", "PNG", "BMP", "WEBP")
+VIDEO_FORMATS = ("mp4", "mov")
+AUDIO_FORMATS = ("wav", "mp3")
+_MB = 1024 * 1024
+#: The pixel total an input-shaped output aims at, per tier (PROTOCOL 14.4, 16.1).
+TIER_PIXELS = {"480P": 832 * 480, "720P": 1280 * 720, "1080P": 1920 * 1080}
+
+
+@dataclass(frozen=True)
+class InputRule:
+    """One media input of a model: its keyword, wire field and documented limits."""
+
+    #: The keyword of ``generate``/``VideoRequest.create`` (``image``, ``last_frame``, ...).
+    role: str
+    #: Where it goes: an ``input`` field (``img_url``) or a ``media[]`` type (``first_frame``).
+    field: str
+    kind: str  # "image" | "video" | "audio"
+    required: bool
+    max_bytes: int
+    min_side: int = 240
+    max_side: int = 8000
+    #: Longest side / shortest side at most this (0: not checked).
+    max_aspect: float = 0.0
+    min_seconds: float = 0.0
+    max_seconds: float = 0.0
+    #: A ``data:`` base64 URI is documented for this field (PROTOCOL 17.1).
+    base64: bool = False
+
+    @property
+    def formats(self) -> tuple[str, ...]:
+        return {"image": IMAGE_FORMATS, "video": VIDEO_FORMATS, "audio": AUDIO_FORMATS}[self.kind]
+
+    def describe(self) -> str:
+        """The limits in words (for error messages)."""
+        fmt = "/".join(self.formats) + (" (PNG without alpha)" if self.kind == "image" else "")
+        article = "an" if self.kind[0] in "aeiou" else "a"
+        parts = [f"{article} {self.kind} file: {fmt}", f"at most {self.max_bytes // _MB} MB"]
+        if self.kind in ("image", "video"):
+            parts.append(f"sides {self.min_side}-{self.max_side} px")
+        if self.max_aspect:
+            parts.append(f"aspect ratio within 1:{self.max_aspect:g} and {self.max_aspect:g}:1")
+        if self.max_seconds:
+            parts.append(f"{self.min_seconds:g}-{self.max_seconds:g} s long")
+        return ", ".join(parts)
+
+
+def _image(role: str, field: str, mb: int, *, required: bool) -> InputRule:
+    return InputRule(role, field, "image", required, mb * _MB, base64=True)
+
+
+def pixels_for_image(tier: str, width: int, height: int) -> tuple[int, int]:
+    """Output pixels for an input-shaped video: the input's aspect ratio at the tier's pixel
+    total, both sides rounded down to multiples of 16 (PROTOCOL 14.4: 750x1000 at 720P ->
+    816x1104)."""
+    total = TIER_PIXELS[tier]
+    w = math.sqrt(total * width / height)
+    h = w * height / width
+    return max(16, int(w) // 16 * 16), max(16, int(h) // 16 * 16)
+
+
+def _i2v(
+    model_id: str,
+    family: str,
+    regions: tuple[str, ...],
+    tiers: tuple[str, ...],
+    default_tier: str,
+    durations: tuple[int, ...],
+    *,
+    audio: bool,
+    prompt_max: int,
+    concurrency: int,
+    typical: float,
+    aliases: tuple[str, ...] = (),
+    **extra: object,
+) -> Model:
+    return Model(
+        model_id,
+        family,
+        regions,
+        tiers,
+        "",  # no `size`: the output keeps the image's aspect ratio (PROTOCOL 16.1)
+        durations,
+        5,
+        prompt_max,
+        audio=audio,
+        shot_type=family == "wan2.6",
+        returns_actual_prompt=family != "wan2.6",
+        concurrency=concurrency,
+        submit_rps=concurrency,
+        fps=30,
+        usage_style="wan2.6" if family == "wan2.6" else "legacy",
+        typical_seconds=typical,
+        aliases=aliases,
+        resolutions=tiers,
+        default_resolution=default_tier,
+        audio_url_input=audio,
+        audio_switch=model_id == "wan2.6-i2v-flash",
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+_BJ_SG = ("beijing", "singapore")
+_WAN26 = tuple(range(2, 16))
+
+MEDIA_ROWS: tuple[Model, ...] = (
+    _i2v("wan2.6-i2v", "wan2.6", (*_BJ_SG, "virginia", "frankfurt"), ("720P", "1080P"),
+         "1080P", _WAN26, audio=True, prompt_max=1500, concurrency=5, typical=180.0),
+    _i2v("wan2.6-i2v-flash", "wan2.6", _BJ_SG, ("720P", "1080P"), "1080P", _WAN26,
+         audio=True, prompt_max=1500, concurrency=5, typical=90.0),
+    _i2v("wan2.5-i2v-preview", "wan2.5", _BJ_SG, ("480P", "720P", "1080P"), "1080P", (5, 10),
+         audio=True, prompt_max=1500, concurrency=5, typical=150.0, preview=True),
+    _i2v("wan2.2-i2v-plus", "wan2.2", _BJ_SG, ("480P", "1080P"), "1080P", (5,),
+         audio=False, prompt_max=800, concurrency=2, typical=120.0),
+    _i2v("wan2.2-i2v-flash", "wan2.2", ("beijing",), ("480P", "720P", "1080P"), "720P", (5,),
+         audio=False, prompt_max=800, concurrency=2, typical=60.0,
+         notes=("Singapore: priced but absent from the rate table (CONFLICT); Beijing only",)),
+    _i2v("wan2.1-i2v-turbo", "wan2.1", _BJ_SG, ("480P", "720P"), "720P", (3, 4, 5),
+         audio=False, prompt_max=800, concurrency=2, typical=60.0,
+         aliases=("wanx2.1-i2v-turbo",)),
+    _i2v("wan2.1-i2v-plus", "wan2.1", _BJ_SG, ("720P",), "720P", (5,),
+         audio=False, prompt_max=800, concurrency=2, typical=120.0,
+         aliases=("wanx2.1-i2v-plus",)),
+    _i2v("wan2.2-kf2v-flash", "wan2.2", ("beijing",), ("480P", "720P", "1080P"), "720P", (5,),
+         audio=False, prompt_max=800, concurrency=2, typical=90.0, endpoint=IMAGE2VIDEO_PATH,
+         notes=("duration fixed at 5 s and not sent (PROTOCOL 16.2)",)),
+    _i2v("wan2.1-kf2v-plus", "wan2.1", _BJ_SG, ("720P",), "720P", (5,),
+         audio=False, prompt_max=800, concurrency=2, typical=120.0,
+         aliases=("wanx2.1-kf2v-plus",), endpoint=IMAGE2VIDEO_PATH,
+         notes=("Singapore limits: RPS 2 / conc. 1 or RPS 1 / conc. 2 (CONFLICT)",)),
+)  # fmt: skip
+
+
+def _i2v_rules(mb: int) -> tuple[InputRule, ...]:
+    # input.audio_url (wan2.6/2.5) goes through VideoRequest's audio checks, as for t2v
+    return (_image("image", "img_url", mb, required=True),)
+
+
+_KF2V = (
+    _image("image", "first_frame_url", 10, required=True),
+    _image("last_frame", "last_frame_url", 10, required=False),
+)
+
+#: Media inputs per model id (aliases resolve to the row's id first).
+INPUT_RULES: dict[str, tuple[InputRule, ...]] = {
+    "wan2.6-i2v": _i2v_rules(20),
+    "wan2.6-i2v-flash": _i2v_rules(20),
+    "wan2.5-i2v-preview": _i2v_rules(20),
+    "wan2.2-i2v-plus": _i2v_rules(10),
+    "wan2.2-i2v-flash": _i2v_rules(10),
+    "wan2.1-i2v-turbo": _i2v_rules(10),
+    "wan2.1-i2v-plus": _i2v_rules(10),
+    "wan2.2-kf2v-flash": _KF2V,
+    "wan2.1-kf2v-plus": _KF2V,
+}
+
+
+def input_rules(model: Model) -> tuple[InputRule, ...]:
+    """The media inputs ``model`` takes (empty for text-to-video models)."""
+    return INPUT_RULES.get(model.id, ())

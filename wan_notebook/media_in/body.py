@@ -1,0 +1,58 @@
+"""The create body of a legacy image-to-video or kf2v request (PROTOCOL 16.1, 16.2).
+
+i2v: ``input.img_url`` + ``parameters.resolution`` (a tier; the output keeps the image's aspect
+ratio) + ``duration``; kf2v: ``input.first_frame_url`` / ``last_frame_url`` on the
+``image2video`` endpoint, with ``duration`` fixed by the model and so not sent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from .. import catalog
+
+__all__ = ["media_body"]
+
+
+def media_body(
+    model: catalog.Model,
+    *,
+    model_name: str,
+    prompt: str,
+    negative_prompt: str | None,
+    urls: Mapping[str, str],
+    resolution: str | None,
+    duration: int,
+    audio_url: str | None,
+    audio: bool | None,
+    shot_type: str | None,
+    prompt_extend: bool,
+    watermark: bool,
+    seed: int | None,
+) -> dict[str, Any]:
+    """The exact JSON; ``urls`` maps each role (``image``, ``last_frame``) to what is sent."""
+    inp: dict[str, Any] = {}
+    if prompt:
+        inp["prompt"] = prompt
+    if negative_prompt:
+        inp["negative_prompt"] = negative_prompt
+    for rule in catalog.input_rules(model):
+        if rule.role in urls:
+            inp[rule.field] = urls[rule.role]
+    if audio_url is not None:
+        inp["audio_url"] = audio_url
+    params: dict[str, Any] = {"prompt_extend": prompt_extend, "watermark": watermark}
+    if resolution:
+        params["resolution"] = resolution
+    if duration and len(model.durations) != 1:
+        params["duration"] = duration
+    elif duration and model.endpoint == catalog.CREATE_PATH:
+        params["duration"] = duration  # i2v documents the field even where it is fixed
+    if seed is not None:
+        params["seed"] = seed
+    if shot_type is not None:
+        params["shot_type"] = shot_type
+    if audio is not None:
+        params["audio"] = audio
+    return {"model": model_name, "input": inp, "parameters": params}

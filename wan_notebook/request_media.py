@@ -1,0 +1,104 @@
+"""Image-to-video requests (issue 14): the fields of a request whose model takes media.
+
+Kept apart from :mod:`.request` (which calls it) so each module stays small; the checks every
+request shares are passed in, so this module imports nothing from :mod:`.request`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from . import catalog, checks
+from .errors import ValidationError
+from .media_in import media_for
+
+__all__ = ["check_int", "check_text", "media_fields"]
+
+
+def check_text(name: str, value: Any, limit: int, model_id: str, *, required: bool) -> None:
+    """A text parameter within the model's limit (the service would cut it silently)."""
+    checks.text(value, name, required=required)
+    if len(value) > limit:
+        raise ValidationError(
+            f"{name} is {len(value)} characters, over the {limit} that {model_id} reads; the "
+            f"service would silently cut it to the first {limit} characters. Shorten it to at "
+            f"most {limit} characters.",
+            param=name,
+            value=value,
+            allowed=f"at most {limit} characters",
+        )
+
+
+def check_int(name: str, value: Any, allowed: str) -> None:
+    """An integer (not a bool; a float like 5.0 is named with its integer spelling)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        if isinstance(value, float) and value.is_integer():
+            allowed = f"{allowed} (write {int(value)})"
+        raise checks.type_error(name, value, allowed)
+
+
+def media_fields(
+    info: catalog.Model, prompt: str, *, shared: Callable[..., Any], **kw: Any
+) -> dict[str, Any]:
+    """The validated ``VideoRequest`` fields for a model that takes media (i2v, kf2v).
+
+    ``shared`` is ``VideoRequest.create``: the checks every request shares (audio file, shot
+    type, booleans, seed) run on a legacy-shaped copy."""
+    media = media_for(info, {"image": kw["image"], "last_frame": kw["last_frame"]})
+    check_text("prompt", prompt, info.prompt_max, info.id, required=False)
+    if kw["size"] is not None or kw["ratio"] is not None:
+        name = "size" if kw["size"] is not None else "ratio"
+        raise checks.fail(
+            name, kw[name], f"is not a parameter of {info.id}: the video keeps the input "
+            "image's aspect ratio", "use resolution= (" + "/".join(info.resolutions) + ")",
+        )  # fmt: skip
+    resolution = kw["resolution"]
+    if resolution is None:
+        resolution = info.default_resolution or None
+    elif info.known and resolution not in info.resolutions:
+        raise checks.fail(
+            "resolution", resolution, f"is not offered by {info.id}",
+            "use " + " or ".join(info.resolutions),
+        )  # fmt: skip
+    duration = kw["duration"]
+    if duration is None:
+        duration = info.default_duration
+    else:
+        allowed = f"{info.id} takes a duration {info.duration_text()}"
+        check_int("duration", duration, allowed)
+        if info.known and duration not in info.durations:
+            raise checks.fail("duration", duration, f"is not allowed for {info.id}", allowed)
+    for name, ok in (
+        ("audio_url", info.audio and info.audio_url_input),
+        ("audio", info.audio and info.audio_switch),
+        ("shot_type", info.shot_type),
+    ):
+        if kw[name] is not None and not ok:
+            raise checks.fail(name, kw[name], f"is not supported by {info.id}", "leave it unset")
+    legacy = shared(
+        "-", model=catalog.DEFAULT_MODEL, audio_url=kw["audio_url"], audio=kw["audio"],
+        shot_type=kw["shot_type"], prompt_extend=kw["prompt_extend"],
+        watermark=kw["watermark"], seed=kw["seed"],
+    )  # fmt: skip
+    if kw["negative_prompt"] is not None:
+        check_text(
+            "negative_prompt", kw["negative_prompt"], info.negative_prompt_max, info.id,
+            required=False,
+        )  # fmt: skip
+    return dict(
+        prompt=prompt,
+        model=kw["model"],
+        size="",
+        duration=duration,
+        negative_prompt=kw["negative_prompt"],
+        audio_url=legacy.audio_url,
+        audio=kw["audio"],
+        shot_type=kw["shot_type"],
+        prompt_extend=kw["prompt_extend"],
+        watermark=kw["watermark"],
+        seed=kw["seed"],
+        resolution=resolution,
+        _audio_sha256=legacy._audio_sha256,
+        media=media,
+    )
