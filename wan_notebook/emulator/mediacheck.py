@@ -1,0 +1,223 @@
+"""Create-request validation for image-to-video models (legacy i2v and kf2v), as the service.
+
+What the service can see without downloading anything is answered at create (HTTP 400: a
+missing required image, a URL it cannot use, an ``oss://`` URL without the resolve header, one
+bound to another model or older than 48 h). What it finds only after fetching the media (format,
+pixel sides, file size) FAILS the task (PROTOCOL 19's pattern; the exact channel is UNCERTAIN
+there). Limits come from :func:`wan_notebook.catalog.input_rules`, the same rules the client
+checks.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import io
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from .. import catalog
+from .replies import ApiFailure
+from .uploads import FILE_TTL_S, UploadStore
+
+__all__ = ["image_problem", "validate_media"]
+
+_DATA_MIME = ("image/jpeg", "image/jpg", "image/png", "image/bmp", "image/webp")
+
+
+def _invalid(message: str) -> ApiFailure:
+    return ApiFailure(400, "InvalidParameter", message)
+
+
+def image_problem(path: Path, rule: catalog.InputRule) -> tuple[str, str] | None:
+    """``(code, message)`` if the file breaks the rule (the task then FAILS), else None."""
+    from PIL import Image, UnidentifiedImageError
+
+    size = path.stat().st_size
+    if size > rule.max_bytes:
+        limit = rule.max_bytes >> 20
+        return "InvalidFile.Size", f"The image file size must be less than {limit}MB."
+    try:
+        with Image.open(path) as img:
+            fmt, (w, h), mode = img.format or "", img.size, img.mode
+            alpha = mode in ("RGBA", "LA", "PA") or (mode == "P" and "transparency" in img.info)
+    except (UnidentifiedImageError, OSError, ValueError):
+        return "InvalidFile.Format", "The image format is not supported."
+    if fmt not in rule.formats or (fmt == "PNG" and alpha):
+        return "InvalidFile.Format", f"The image format is not supported ({fmt}, mode {mode})."
+    if min(w, h) < rule.min_side or max(w, h) > rule.max_side:
+        return (
+            "InvalidFile.Resolution",
+            "The image resolution is invalid, please make sure that the largest length of "
+            f"image is smaller than {rule.max_side}, and the smallest length of image is larger "
+            f"than {rule.min_side}.",
+        )
+    return None
+
+
+def _inline(url: str, folder: Path) -> Path:
+    """Write a ``data:`` image to ``folder`` (content-addressed) and return its path."""
+    head, _, payload = url.partition(",")
+    mime = head[5:].split(";")[0].lower()
+    if ";base64" not in head.lower() or mime not in _DATA_MIME:
+        raise _invalid("The provided URL does not appear to be valid. Use data:{MIME};base64,...")
+    try:
+        data = base64.b64decode(payload, validate=True)
+    except (binascii.Error, ValueError):
+        raise _invalid("The base64 data of the image is not valid.") from None
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / hashlib.sha256(data).hexdigest()[:40]
+    if not path.exists():
+        tmp = path.with_name(path.name + f".{time.monotonic_ns()}.part")
+        tmp.write_bytes(data)
+        tmp.replace(path)
+    return path
+
+
+def _source(
+    url: str, model_id: str, *, oss_resolve: bool, uploads: UploadStore, inline: Path
+) -> str:
+    """What the renderer reads for ``url``: a local path, or the http(s) URL itself."""
+    lower = url.lower()
+    if lower.startswith("data:"):
+        return str(_inline(url, inline))
+    if lower.startswith("oss://"):
+        if not oss_resolve:
+            raise ApiFailure(
+                400, "InvalidURL", "oss:// URLs need the header X-DashScope-OssResourceResolve: "
+                "enable.",
+            )  # fmt: skip
+        path = uploads.resolve(url)
+        bound = uploads.binding(url)
+        if path is None or (bound is not None and time.time() - bound[1] > FILE_TTL_S):
+            raise ApiFailure(415, "BadRequest.InputDownloadFailed")
+        if bound is not None and bound[0] and catalog.lookup(bound[0], warn=False).id != model_id:
+            raise ApiFailure(
+                400, "InvalidParameter.DataInspection",
+                f"The file was uploaded for model {bound[0]}; a temporary file can be used "
+                "only with the model it was uploaded for.",
+            )  # fmt: skip
+        return str(path)
+    if lower.startswith(("http://", "https://")) and len(url) <= 2048:
+        return url  # fetched by the render worker (loopback only; else a placeholder)
+    raise ApiFailure(400, "InvalidURL")
+
+
+def validate_media(
+    model: catalog.Model,
+    inp: Mapping[str, Any],
+    params: Mapping[str, Any],
+    *,
+    oss_resolve: bool,
+    uploads: UploadStore,
+    check_audio_url: Callable[[str], None],
+) -> dict[str, Any]:
+    """The :class:`~.validation.CreateRequest` fields of an i2v / kf2v create body."""
+    prompt = inp.get("prompt", "")
+    if not isinstance(prompt, str):
+        raise _invalid("input.prompt must be a string.")
+    negative = inp.get("negative_prompt")
+    if negative is not None and not isinstance(negative, str):
+        raise _invalid("input.negative_prompt must be a string.")
+    inline = uploads.root.parent / "inline"
+    media: list[tuple[str, str]] = []
+    deferred: tuple[str, str] | None = None
+    for rule in catalog.input_rules(model):
+        url = inp.get(rule.field)
+        if url is None or url == "":
+            if rule.required:
+                raise _invalid(f"Field required: input.{rule.field}")
+            continue
+        if not isinstance(url, str):
+            raise _invalid(f"input.{rule.field} must be a string.")
+        src = _source(url, model.id, oss_resolve=oss_resolve, uploads=uploads, inline=inline)
+        if deferred is None and not src.lower().startswith(("http://", "https://")):
+            deferred = image_problem(Path(src), rule)
+        media.append((rule.role, src))
+    resolution = params.get("resolution", model.default_resolution)
+    if resolution not in model.resolutions:
+        deferred = deferred or (
+            "InvalidParameter",
+            f"The resolution is not match: {resolution!r} is not supported by {model.id}; use "
+            + " or ".join(model.resolutions) + ".",
+        )  # fmt: skip
+        resolution = model.default_resolution
+    duration = params.get("duration", model.default_duration)
+    if not isinstance(duration, int) or isinstance(duration, bool):
+        raise _invalid(
+            f"parameters.duration must be an integer number of seconds, got {duration!r}."
+        )
+    if duration not in model.durations:
+        deferred = deferred or (
+            "InvalidParameter",
+            f"The duration is not match: {duration} s is not supported by {model.id}.",
+        )
+        duration = model.default_duration
+    audio_url = inp.get("audio_url") or None
+    if audio_url is not None:
+        if not (model.audio and model.audio_url_input):
+            raise _invalid(f"input.audio_url is not supported by {model.id}.")
+        check_audio_url(audio_url)
+    sound = bool(model.audio) and params.get("audio", True) is not False
+    return {
+        "prompt": prompt[: model.prompt_max],
+        "negative_prompt": negative[: model.negative_prompt_max] if negative else None,
+        "size": _size_of(media, resolution),
+        "duration": duration,
+        "resolution": resolution,
+        "audio_url": audio_url,
+        "sound": sound,
+        "deferred_error": deferred,
+        "media": tuple(media),
+    }
+
+
+def _size_of(media: list[tuple[str, str]], tier: str) -> str:
+    """Output pixels: the first image's aspect ratio at the tier's pixel total (16:9 while the
+    image is still to be fetched)."""
+    from PIL import Image
+
+    w, h = 16, 9
+    if media and not media[0][1].lower().startswith(("http://", "https://")):
+        try:
+            with Image.open(media[0][1]) as img:
+                w, h = img.size
+        except (OSError, ValueError):
+            pass
+    pw, ph = catalog.pixels_for_image(tier, w, h)
+    return f"{pw}*{ph}"
+
+
+def render_size(image: Any, tier: str) -> tuple[int, int]:
+    """Output pixels for a fetched image (the render worker's side of :func:`_size_of`)."""
+    return catalog.pixels_for_image(tier, *image.size)
+
+
+def decode_image(data: bytes) -> Any:
+    """An RGB PIL image from bytes."""
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as img:
+        return img.convert("RGB")
+
+
+def media_usage(model: catalog.Model, resolution: str | None, duration: int, sound: bool) -> dict:
+    """``usage`` of an image-to-video task in its family's shape (PROTOCOL 16.1, 16.2)."""
+    sr = int((resolution or model.default_resolution or "720P").rstrip("P"))
+    if "kf2v" in model.id:
+        extra = {"SR": sr} if model.family == "wan2.2" else {"video_ratio": "standard"}
+        return {"video_duration": duration, "video_count": 1, **extra}
+    if model.family == "wan2.6":
+        out: dict[str, Any] = {
+            "duration": duration, "input_video_duration": 0, "output_video_duration": duration,
+            "SR": sr, "video_count": 1,
+        }  # fmt: skip
+        if model.audio_switch:
+            out["audio"] = sound
+        return out
+    if model.family in ("wan2.5", "wan2.2"):
+        return {"duration": duration, "SR": sr, "video_count": 1}
+    return {"video_duration": duration, "video_ratio": "standard", "video_count": 1}
