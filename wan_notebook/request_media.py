@@ -47,8 +47,8 @@ def media_fields(
     type, booleans, seed) run on a legacy-shaped copy."""
     media = media_for(info, {"image": kw["image"], "last_frame": kw["last_frame"]})
     check_text("prompt", prompt, info.prompt_max, info.id, required=False)
-    if kw["size"] is not None or kw["ratio"] is not None:
-        name = "size" if kw["size"] is not None else "ratio"
+    if kw["size"] not in (None, "") or kw["ratio"] is not None:
+        name = "size" if kw["size"] not in (None, "") else "ratio"
         raise checks.fail(
             name, kw[name], f"is not a parameter of {info.id}: the video keeps the input "
             "image's aspect ratio", "use resolution= (" + "/".join(info.resolutions) + ")",

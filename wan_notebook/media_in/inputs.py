@@ -53,7 +53,8 @@ class MediaInput:
     sha256: str
     size: int
     mime: str
-    name: str
+    #: A display name (the file's base name); not part of equality or the key.
+    name: str = field(compare=False)
     width: int | None = None
     height: int | None = None
     seconds: float | None = None
