@@ -128,3 +128,91 @@ def test_an_rgba_pil_image_is_sent_as_rgb() -> None:
     req = VideoRequest.create("x", model="wan2.6-i2v", image=img)
     sent = Image.open(io.BytesIO(req.media[0].data))
     assert sent.mode == "RGB"
+
+
+VALID_27 = [
+    {"image"},
+    {"image", "audio_url"},
+    {"image", "last_frame"},
+    {"image", "last_frame", "audio_url"},
+    {"first_clip"},
+    {"first_clip", "last_frame"},
+]
+
+
+@pytest.fixture(scope="module")
+def media_27(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+    """One input per wan2.7-i2v role: a picture, a 3 s clip, a 3 s wav."""
+    import wave
+
+    import av
+
+    folder = tmp_path_factory.mktemp("m27")
+    clip = folder / "clip.mp4"
+    with av.open(str(clip), "w") as box:
+        vs = box.add_stream("libx264", rate=30)
+        vs.width, vs.height, vs.pix_fmt = 320, 240, "yuv420p"
+        for i in range(90):
+            frame = av.VideoFrame.from_ndarray(np.full((240, 320, 3), i, np.uint8), "rgb24")
+            box.mux(vs.encode(frame))
+        box.mux(vs.encode(None))
+    wav = folder / "a.wav"
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        w.writeframes(b"\0\0" * 16000 * 3)
+    return {"image": picture(), "last_frame": picture(1), "first_clip": clip, "audio_url": wav}
+
+
+def test_wan27_i2v_takes_exactly_the_documented_combinations(media_27) -> None:
+    from itertools import combinations
+
+    roles = sorted(media_27)
+    for n in range(len(roles) + 1):
+        for combo in combinations(roles, n):
+            given = {r: media_27[r] for r in combo}
+            if set(combo) in VALID_27:
+                req = VideoRequest.create("go", model="wan2.7-i2v", **given)
+                assert {m.role for m in req.media} == set(combo)
+            else:
+                with pytest.raises(ValidationError, match=r"does not take .* it takes one of"):
+                    VideoRequest.create("go", model="wan2.7-i2v", **given)
+
+
+def test_wan27_i2v_body_is_media_items(media_27) -> None:
+    req = VideoRequest.create(
+        "go", model="wan2.7-i2v", image=media_27["image"], audio_url=media_27["audio_url"],
+        resolution="720P", duration=4,
+    )  # fmt: skip
+    assert req.audio_url is None  # the driving audio is a media item here
+    body = req.to_body(media_urls={"image": "data:image/png;base64,AA", "audio_url": "oss://a"})
+    assert body == {
+        "model": "wan2.7-i2v",
+        "input": {"prompt": "go", "media": [
+            {"type": "first_frame", "url": "data:image/png;base64,AA"},
+            {"type": "driving_audio", "url": "oss://a"},
+        ]},
+        "parameters": {"resolution": "720P", "duration": 4, "prompt_extend": True,
+                       "watermark": False},
+    }  # fmt: skip
+    assert protocol.build_create(body).headers["X-DashScope-OssResourceResolve"] == "enable"
+
+
+def test_wan27_clip_limits(media_27, tmp_path: Path) -> None:
+    import av
+
+    short = tmp_path / "short.mp4"
+    with av.open(str(short), "w") as box:
+        vs = box.add_stream("libx264", rate=30)
+        vs.width, vs.height, vs.pix_fmt = 320, 240, "yuv420p"
+        for _ in range(30):  # 1 s: under the 2 s minimum
+            box.mux(
+                vs.encode(av.VideoFrame.from_ndarray(np.zeros((240, 320, 3), np.uint8), "rgb24"))
+            )
+        box.mux(vs.encode(None))
+    with pytest.raises(ValidationError, match=r"first_clip .* 1\.0\d s long") as err:
+        VideoRequest.create("go", model="wan2.7-i2v", first_clip=short)
+    assert err.value.param == "first_clip"
+    with pytest.raises(ValidationError, match="is an image"):
+        VideoRequest.create("go", model="wan2.7-i2v", first_clip=media_27["image"])

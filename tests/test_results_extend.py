@@ -70,3 +70,23 @@ def test_extend_refuses_an_image(emulator, tmp_path: Path) -> None:
     fake = VideoResult(path=tmp_path / "x.mp4", task_id="t", metadata={"model": "wan2.6-t2v"})
     with pytest.raises(ValidationError, match="first frame from the clip"):
         fake.extend("x", image=picture(0))
+
+
+def test_wan27_continuation_starts_with_the_clip_and_goes_on_from_its_last_frame(
+    emulator, tmp_path: Path
+) -> None:
+    conn = {"api_key": emulator.api_key, "base_url": emulator.base_url}
+    clip = api.generate(
+        "dusk", model="wan2.7-i2v", resolution="720P", duration=2, image=picture(7),
+        output_dir=tmp_path, **conn,
+    )  # fmt: skip
+    uploads = emulator.stats()["requests"]["upload"]
+    more = clip.extend("night", duration=4, **conn)  # model: the clip's own (wan2.7-i2v)
+    assert more.model == "wan2.7-i2v" and more.duration == 4.0
+    assert emulator.stats()["requests"]["upload"] == uploads + 1  # the clip went up as a file
+    inputs = more.metadata["request"]["inputs"]
+    assert [i["role"] for i in inputs] == ["first_clip"]
+    n = 60  # the clip's frames come first (2 s at 30 fps), then the continuation
+    assert error(more.frame(n - 1), clip.last_frame()) < 4.0
+    assert error(more.frame(n), clip.last_frame()) < 4.0  # the continuation's first frame
+    assert error(more.frame(0), clip.frame(0)) < 4.0

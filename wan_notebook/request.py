@@ -54,6 +54,7 @@ PARAMS = (
     # issue 14: media inputs (image-to-video, first + last frame)
     "image",
     "last_frame",
+    "first_clip",
 )
 SHOT_TYPES = ("single", "multi")
 AUDIO_SUFFIXES = (".wav", ".mp3")
@@ -197,6 +198,7 @@ class VideoRequest:
         protocol: str | None = None,
         image: Any = None,
         last_frame: Any = None,
+        first_clip: Any = None,
     ) -> VideoRequest:
         """Validate every parameter against the catalog and fill in the model's defaults.
 
@@ -218,13 +220,13 @@ class VideoRequest:
             info = catalog.lookup(model, protocol)  # type: ignore[arg-type]
         except ValueError as exc:
             raise _fail("protocol", protocol, str(exc), "'legacy' or 'new'") from None
-        if catalog.input_rules(info) or image is not None or last_frame is not None:
+        if catalog.input_rules(info) or any(m is not None for m in (image, last_frame, first_clip)):
             return cls(**request_media.media_fields(
                 info, prompt, shared=VideoRequest.create, model=model, size=size, duration=duration,
                 negative_prompt=negative_prompt, audio_url=audio_url, audio=audio,
                 shot_type=shot_type, prompt_extend=prompt_extend, watermark=watermark,
                 seed=seed, resolution=resolution, ratio=ratio, image=image,
-                last_frame=last_frame,
+                last_frame=last_frame, first_clip=first_clip,
             ))  # fmt: skip
         _check_text("prompt", prompt, info.prompt_max, info.id, required=True)
         if info.protocol == "new":
@@ -364,8 +366,9 @@ class VideoRequest:
             out["protocol"] = self.protocol
         if self.media:
             # the content, never a path or a temporary URL, is the key (issue 14)
-            del out["size"]
+            out.pop("size", None)
             out["resolution"] = self.resolution
+            out.pop("ratio", None)  # follows the input
             out["inputs"] = [m.record() if records else m.key() for m in self.media]
         return out
 

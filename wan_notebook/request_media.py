@@ -45,7 +45,11 @@ def media_fields(
 
     ``shared`` is ``VideoRequest.create``: the checks every request shares (audio file, shot
     type, booleans, seed) run on a legacy-shaped copy."""
-    media = media_for(info, {"image": kw["image"], "last_frame": kw["last_frame"]})
+    given = {"image": kw["image"], "last_frame": kw["last_frame"], "first_clip": kw["first_clip"]}
+    if any(r.role == "audio_url" for r in catalog.input_rules(info)):
+        given["audio_url"] = kw.pop("audio_url")  # wan2.7-i2v: media[] driving_audio
+        kw["audio_url"] = None
+    media = media_for(info, given)
     check_text("prompt", prompt, info.prompt_max, info.id, required=False)
     if kw["size"] not in (None, "") or kw["ratio"] is not None:
         name = "size" if kw["size"] not in (None, "") else "ratio"

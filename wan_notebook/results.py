@@ -26,6 +26,16 @@ _generate: Callable[..., VideoResult] | None = None
 DEFAULT_EXTEND_MODEL = "wan2.6-i2v"
 
 
+def _takes_clip(model: Any) -> bool:
+    from . import catalog
+
+    try:
+        row = catalog.get_model(model)
+    except (KeyError, TypeError):
+        return False
+    return any(r.role == "first_clip" for r in catalog.input_rules(row))
+
+
 def _continuation_model(model: str) -> str:
     from . import catalog
 
@@ -33,9 +43,9 @@ def _continuation_model(model: str) -> str:
         row = catalog.get_model(model)
     except KeyError:
         return DEFAULT_EXTEND_MODEL
-    rules = catalog.input_rules(row)
-    takes_image = any(r.role == "image" and r.field == "img_url" for r in rules)
-    return row.id if takes_image else DEFAULT_EXTEND_MODEL
+    continues = {(r.role, r.field) for r in catalog.input_rules(row)}
+    takes = ("image", "img_url") in continues or ("first_clip", "first_clip") in continues
+    return row.id if takes else DEFAULT_EXTEND_MODEL
 
 
 @dataclass(frozen=True)
@@ -115,7 +125,8 @@ class VideoResult:
         Takes the keywords of :func:`wan_notebook.generate` (``model``, ``duration``,
         ``output_dir``, ``api_key``, ``base_url``, ...). ``model`` defaults to this video's
         model when it is an image-to-video model, else ``wan2.6-i2v``; ``output_dir`` to this
-        video's folder.
+        video's folder. wan2.7-i2v gets the clip as its ``first_clip`` (``duration`` is then
+        the total length, the clip included); other models its last frame as ``image``.
         """
         if _generate is None:
             raise ConfigurationError(
@@ -127,8 +138,10 @@ class VideoResult:
                 "extend() takes its first frame from the clip; use generate(image=...) to start "
                 "from another picture", param="image", value="...", allowed="leave it unset",
             )  # fmt: skip
-        kwargs.setdefault("model", _continuation_model(self.model))
+        model = kwargs.setdefault("model", _continuation_model(self.model))
         kwargs.setdefault("output_dir", self.path.parent)
+        if _takes_clip(model):  # wan2.7-i2v: the clip itself is the first_clip
+            return _generate(prompt, first_clip=self, **kwargs)
         return _generate(prompt, image=self.last_frame(), **kwargs)
 
     def __repr__(self) -> str:

@@ -112,3 +112,48 @@ def test_oss_older_than_48_hours_is_gone(api: Api, emulator) -> None:
     headers = api.headers(**{"X-DashScope-OssResourceResolve": "enable"})
     r = api.create_raw(i2v(url), headers=headers)
     assert r.status_code == 415 and r.json()["code"] == "BadRequest.InputDownloadFailed"
+
+
+def wan27(media: list[dict] | None, **inp: object) -> dict:
+    body: dict = {"model": "wan2.7-i2v", "input": {"prompt": "p", **inp},
+                  "parameters": {"resolution": "720P", "duration": 2}}  # fmt: skip
+    if media is not None:
+        body["input"]["media"] = media
+    return body
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (wan27(None, img_url=data_uri()), "Field required: input.media"),
+        (wan27([{"type": "last_frame", "url": data_uri()}]), "does not take last_frame"),
+        (
+            wan27([{"type": "first_frame", "url": data_uri()}] * 2),
+            "each type at most once",
+        ),
+        (
+            wan27(
+                [
+                    {"type": "first_frame", "url": data_uri()},
+                    {"type": "first_clip", "url": "https://example.com/c.mp4"},
+                ]
+            ),
+            "does not take first_clip + first_frame",
+        ),
+    ],
+)
+def test_wan27_media_failures_fail_the_task(api: Api, body: dict, message: str) -> None:
+    r = api.create_raw(body)
+    assert r.status_code == 200, r.text  # accepted, then FAILED (PROTOCOL 19)
+    out = api.wait(r.json()["output"]["task_id"])["output"]
+    assert out["task_status"] == "FAILED" and out["code"] == "InvalidParameter"
+    assert message in out["message"]
+
+
+def test_wan27_first_and_last_frame_succeeds(api: Api) -> None:
+    body = wan27([{"type": "last_frame", "url": data_uri(480, 360)},
+                  {"type": "first_frame", "url": data_uri(480, 360)}])  # fmt: skip
+    out = api.wait(api.create_raw(body).json()["output"]["task_id"])
+    assert out["output"]["task_status"] == "SUCCEEDED"
+    assert out["usage"] == {"duration": 2, "input_video_duration": 0,
+                            "output_video_duration": 2, "SR": 720, "video_count": 1}  # fmt: skip

@@ -12,7 +12,13 @@ rows, :func:`lookup` (an open catalog: unknown ids are sent as given) and :func:
 
 from __future__ import annotations
 
-from .media_rows import MEDIA_ROWS, InputRule, input_rules, pixels_for_image  # issue 14
+from .media_rows import (  # issue 14
+    MEDIA_ROWS,
+    InputRule,
+    combo_problem,
+    input_rules,
+    pixels_for_image,
+)
 from .models import (
     CREATE_PATH,
     NEGATIVE_PROMPT_MAX,
@@ -57,6 +63,7 @@ __all__ = [
     "Model",
     "Protocol",
     "Region",
+    "combo_problem",
     "get_model",
     "get_region",
     "guess_protocol",

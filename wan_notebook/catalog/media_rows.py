@@ -10,6 +10,7 @@ the form and ``wanvideo models`` show).
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -18,10 +19,12 @@ from .models import Model
 __all__ = [
     "IMAGE2VIDEO_PATH",
     "IMAGE_FORMATS",
+    "INPUT_COMBOS",
     "INPUT_RULES",
     "MEDIA_ROWS",
     "TIER_PIXELS",
     "InputRule",
+    "combo_problem",
     "input_rules",
     "pixels_for_image",
 ]
@@ -131,6 +134,34 @@ def _i2v(
 
 
 _BJ_SG = ("beijing", "singapore")
+
+#: wan2.7-i2v (new protocol, ``media[]``): the aspect ratio follows the first frame or clip,
+#: so there is no ``ratio``; ``duration`` with a ``first_clip`` is the total length including
+#: the clip (PROTOCOL 14.2, 14.3).
+_WAN27_I2V = Model(
+    "wan2.7-i2v",
+    "wan2.7",
+    _BJ_SG,
+    ("720P", "1080P"),
+    "",
+    tuple(range(2, 16)),
+    5,
+    5000,
+    audio=True,
+    shot_type=False,
+    returns_actual_prompt=False,
+    concurrency=5,
+    submit_rps=5,
+    fps=30,
+    usage_style="new",
+    typical_seconds=300.0,
+    protocol="new",
+    resolutions=("720P", "1080P"),
+    default_resolution="1080P",
+    audio_url_input=False,  # sound comes from media[] driving_audio (audio_url= here)
+    audio_switch=False,
+    notes=("duration with first_clip is the total length, the clip included",),
+)
 _WAN26 = tuple(range(2, 16))
 
 MEDIA_ROWS: tuple[Model, ...] = (
@@ -158,6 +189,8 @@ MEDIA_ROWS: tuple[Model, ...] = (
          audio=False, prompt_max=800, concurrency=2, typical=120.0,
          aliases=("wanx2.1-kf2v-plus",), endpoint=IMAGE2VIDEO_PATH,
          notes=("Singapore limits: RPS 2 / conc. 1 or RPS 1 / conc. 2 (CONFLICT)",)),
+    _WAN27_I2V,
+    dataclasses.replace(_WAN27_I2V, id="wan2.7-i2v-2026-04-25"),
 )  # fmt: skip
 
 
@@ -165,6 +198,22 @@ def _i2v_rules(mb: int) -> tuple[InputRule, ...]:
     # input.audio_url (wan2.6/2.5) goes through VideoRequest's audio checks, as for t2v
     return (_image("image", "img_url", mb, required=True),)
 
+
+def _wan27(role: str, field: str, kind: str) -> InputRule:
+    """A wan2.7 ``media[]`` item (PROTOCOL 14.3); ``field`` is its ``type``."""
+    if kind == "image":
+        return InputRule(role, field, kind, False, 20 * _MB, max_aspect=8.0, base64=True)
+    if kind == "video":
+        return InputRule(role, field, kind, False, 100 * _MB, 240, 4096, 8.0, 2.0, 10.0)
+    return InputRule(role, field, kind, False, 15 * _MB, 0, 0, 0.0, 2.0, 30.0)
+
+
+_WAN27_I2V_RULES = (
+    _wan27("image", "first_frame", "image"),
+    _wan27("last_frame", "last_frame", "image"),
+    _wan27("audio_url", "driving_audio", "audio"),
+    _wan27("first_clip", "first_clip", "video"),
+)
 
 _KF2V = (
     _image("image", "first_frame_url", 10, required=True),
@@ -182,9 +231,38 @@ INPUT_RULES: dict[str, tuple[InputRule, ...]] = {
     "wan2.1-i2v-plus": _i2v_rules(10),
     "wan2.2-kf2v-flash": _KF2V,
     "wan2.1-kf2v-plus": _KF2V,
+    "wan2.7-i2v": _WAN27_I2V_RULES,
+    "wan2.7-i2v-2026-04-25": _WAN27_I2V_RULES,
+}
+
+#: The only input sets a model accepts, where it restricts them ("非法组合将报错",
+#: PROTOCOL 14.3); by role.
+_WAN27_I2V_COMBOS = (
+    frozenset({"image"}),
+    frozenset({"image", "audio_url"}),
+    frozenset({"image", "last_frame"}),
+    frozenset({"image", "last_frame", "audio_url"}),
+    frozenset({"first_clip"}),
+    frozenset({"first_clip", "last_frame"}),
+)
+INPUT_COMBOS: dict[str, tuple[frozenset[str], ...]] = {
+    "wan2.7-i2v": _WAN27_I2V_COMBOS,
+    "wan2.7-i2v-2026-04-25": _WAN27_I2V_COMBOS,
 }
 
 
 def input_rules(model: Model) -> tuple[InputRule, ...]:
     """The media inputs ``model`` takes (empty for text-to-video models)."""
     return INPUT_RULES.get(model.id, ())
+
+
+def combo_problem(model: Model, roles: set[str], *, wire: bool = False) -> str | None:
+    """Why this set of inputs (by role) is not one ``model`` accepts, or None (PROTOCOL 14.3).
+    ``wire``: name them by their ``media[]`` types instead of the keywords."""
+    combos = INPUT_COMBOS.get(model.id)
+    if not combos or frozenset(roles) in combos:
+        return None
+    fields = {r.role: r.field if wire else r.role for r in input_rules(model)}
+    words = [" + ".join(sorted(fields.get(r, r) for r in c)) for c in combos]
+    given = " + ".join(sorted(fields.get(r, r) for r in roles)) or "no media"
+    return f"{model.id} does not take {given}; it takes one of: " + "; ".join(words)

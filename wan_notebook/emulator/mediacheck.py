@@ -58,6 +58,37 @@ def image_problem(path: Path, rule: catalog.InputRule) -> tuple[str, str] | None
     return None
 
 
+def video_problem(path: Path, rule: catalog.InputRule) -> tuple[str, str] | None:
+    """``(code, message)`` if a clip breaks the rule (format, sides, duration, size)."""
+    import av
+
+    if path.stat().st_size > rule.max_bytes:
+        return (
+            "InvalidFile.Size",
+            f"The video file size must be less than {rule.max_bytes >> 20}MB.",
+        )
+    try:
+        with av.open(str(path)) as box:
+            vs = box.streams.video[0]
+            w, h = vs.width, vs.height
+            seconds = float(box.duration or 0) / 1_000_000
+    except (av.error.FFmpegError, IndexError, OSError):
+        return "InvalidFile.Format", "The video format is not supported."
+    if min(w, h) < rule.min_side or max(w, h) > rule.max_side:
+        return (
+            "InvalidFile.Resolution",
+            f"Invalid video resolution. The height or width of video must be {rule.min_side} ~ "
+            f"{rule.max_side}.",
+        )
+    if not rule.min_seconds <= seconds <= rule.max_seconds:
+        return (
+            "InvalidFile.Duration",
+            f"Invalid file duration. The file duration must be {rule.min_seconds:g} s ~ "
+            f"{rule.max_seconds:g} s.",
+        )
+    return None
+
+
 def _inline(url: str, folder: Path) -> Path:
     """Write a ``data:`` image to ``folder`` (content-addressed) and return its path."""
     head, _, payload = url.partition(",")
@@ -125,8 +156,14 @@ def validate_media(
     inline = uploads.root.parent / "inline"
     media: list[tuple[str, str]] = []
     deferred: tuple[str, str] | None = None
+    given, deferred = _given(model, inp)
+    audio_url = inp.get("audio_url") or None
     for rule in catalog.input_rules(model):
-        url = inp.get(rule.field)
+        url = given.get(rule.field)
+        if rule.kind == "audio" and url:  # driving_audio: the sound track, as audio_url
+            check_audio_url(url)
+            audio_url = url
+            continue
         if url is None or url == "":
             if rule.required:
                 raise _invalid(f"Field required: input.{rule.field}")
@@ -134,8 +171,11 @@ def validate_media(
         if not isinstance(url, str):
             raise _invalid(f"input.{rule.field} must be a string.")
         src = _source(url, model.id, oss_resolve=oss_resolve, uploads=uploads, inline=inline)
-        if deferred is None and not src.lower().startswith(("http://", "https://")):
+        local = not src.startswith(("http:", "https:"))
+        if deferred is None and local and rule.kind == "image":
             deferred = image_problem(Path(src), rule)
+        elif deferred is None and local and rule.kind == "video":
+            deferred = video_problem(Path(src), rule)
         media.append((rule.role, src))
     resolution = params.get("resolution", model.default_resolution)
     if resolution not in model.resolutions:
@@ -156,8 +196,7 @@ def validate_media(
             f"The duration is not match: {duration} s is not supported by {model.id}.",
         )
         duration = model.default_duration
-    audio_url = inp.get("audio_url") or None
-    if audio_url is not None:
+    if audio_url is not None and model.protocol == "legacy":
         if not (model.audio and model.audio_url_input):
             raise _invalid(f"input.audio_url is not supported by {model.id}.")
         check_audio_url(audio_url)
@@ -165,7 +204,7 @@ def validate_media(
     return {
         "prompt": prompt[: model.prompt_max],
         "negative_prompt": negative[: model.negative_prompt_max] if negative else None,
-        "size": _size_of(media, resolution),
+        "size": _size_of(dict(media), resolution),
         "duration": duration,
         "resolution": resolution,
         "audio_url": audio_url,
@@ -175,20 +214,56 @@ def validate_media(
     }
 
 
-def _size_of(media: list[tuple[str, str]], tier: str) -> str:
-    """Output pixels: the first image's aspect ratio at the tier's pixel total (16:9 while the
-    image is still to be fetched)."""
+def _given(model: catalog.Model, inp: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
+    """``{field: url}`` of the body's media and a deferred error: legacy fields by name;
+    wan2.7 ``media[]`` items by type (each at most once, in a documented combination)."""
+    if model.protocol == "legacy":
+        return dict(inp), None
+    media = inp.get("media")
+    if not media:
+        return {}, ("InvalidParameter", "Field required: input.media")
+    if not isinstance(media, list) or not all(
+        isinstance(m, dict) and isinstance(m.get("type"), str) and isinstance(m.get("url"), str)
+        for m in media
+    ):
+        raise _invalid("input.media must be a list of {type, url} objects.")
+    types = [m["type"] for m in media]
+    by_field = {r.field: r.role for r in catalog.input_rules(model)}
+    if len(set(types)) != len(types) or not set(types) <= set(by_field):
+        why = "each type at most once" if len(set(types)) != len(types) else "its types"
+        return {}, ("InvalidParameter", f"input.media is not valid for {model.id} ({why}).")
+    problem = catalog.combo_problem(model, {by_field[t] for t in types}, wire=True)
+    if problem is not None:
+        return {}, ("InvalidParameter", problem)
+    return {m["type"]: m["url"] for m in media}, None
+
+
+def _size_of(media: dict[str, str], tier: str) -> str:
+    """Output pixels: the first frame's (or clip's) aspect ratio at the tier's pixel total
+    (16:9 while the image is still to be fetched)."""
     from PIL import Image
 
     w, h = 16, 9
-    if media and not media[0][1].lower().startswith(("http://", "https://")):
+    src = media.get("image") or media.get("first_clip") or ""
+    if src and not src.lower().startswith(("http://", "https://")):
         try:
-            with Image.open(media[0][1]) as img:
+            with Image.open(src) as img:
                 w, h = img.size
         except (OSError, ValueError):
-            pass
+            w, h = _video_size(src) or (16, 9)
     pw, ph = catalog.pixels_for_image(tier, w, h)
     return f"{pw}*{ph}"
+
+
+def _video_size(path: str) -> tuple[int, int] | None:
+    import av
+
+    try:
+        with av.open(path) as box:
+            vs = box.streams.video[0]
+            return vs.width, vs.height
+    except (av.error.FFmpegError, IndexError, OSError):
+        return None
 
 
 def render_size(image: Any, tier: str) -> tuple[int, int]:
@@ -205,12 +280,14 @@ def decode_image(data: bytes) -> Any:
 
 
 def media_usage(model: catalog.Model, resolution: str | None, duration: int, sound: bool) -> dict:
-    """``usage`` of an image-to-video task in its family's shape (PROTOCOL 16.1, 16.2)."""
+    """``usage`` of an image-to-video task in its family's shape (PROTOCOL 14.5, 16.1, 16.2).
+    wan2.7-i2v with a ``first_clip``: ``input_video_duration`` is UNCERTAIN (PROTOCOL 20.18);
+    we report 0 and bill the whole ``duration``, as the docs' "按15秒计费" example."""
     sr = int((resolution or model.default_resolution or "720P").rstrip("P"))
     if "kf2v" in model.id:
         extra = {"SR": sr} if model.family == "wan2.2" else {"video_ratio": "standard"}
         return {"video_duration": duration, "video_count": 1, **extra}
-    if model.family == "wan2.6":
+    if model.family in ("wan2.6", "wan2.7"):  # wan2.7-i2v: no ratio (PROTOCOL 14.5)
         out: dict[str, Any] = {
             "duration": duration, "input_video_duration": 0, "output_video_duration": duration,
             "SR": sr, "video_count": 1,

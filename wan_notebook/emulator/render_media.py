@@ -118,6 +118,45 @@ class _ImageScene:
         return vf.reformat(format="yuv420p").to_ndarray()
 
 
+def _last_frame_of(path: str) -> Image.Image:
+    with av.open(path) as box:
+        last = None
+        for frame in box.decode(video=0):
+            last = frame
+    if last is None:
+        raise ValueError(f"{path}: no video frames")
+    return last.to_image()
+
+
+def _clip_size(path: str) -> tuple[int, int]:
+    with av.open(path) as box:
+        vs = box.streams.video[0]
+        return vs.width, vs.height
+
+
+class _ClipThenScene:
+    """The clip's frames (scaled to the output size), then ``rest`` for the remaining frames:
+    the continuation's first frame is the clip's last. Frames are decoded as they are drawn."""
+
+    def __init__(self, clip: str, rest: _ImageScene) -> None:
+        self.w, self.h, self.n = rest.w, rest.h, rest.n
+        with av.open(clip) as box:
+            clip_n = sum(1 for _ in box.decode(video=0))
+        self.clip_n = min(clip_n, max(0, self.n - 1))
+        rest.n = self.n - self.clip_n + 1  # the continuation's frame 0 repeats the clip's last
+        self.rest = rest
+        self._box = av.open(clip)
+        self._frames = self._box.decode(video=0)
+
+    def frame(self, i: int) -> np.ndarray:
+        if i < self.clip_n:
+            f = next(self._frames).reformat(width=self.w, height=self.h, format="yuv420p")
+            if i == self.clip_n - 1:
+                self._box.close()
+            return f.to_ndarray()
+        return self.rest.frame(i - self.clip_n + 1)
+
+
 def render_with_images(
     out: Path,
     *,
@@ -129,8 +168,12 @@ def render_with_images(
     fps: int,
     seed: int,
     audio: Path | str | None,
+    clip: str | None = None,
 ) -> Path:
-    """Render an MP4 of ``width`` x ``height`` whose end frames are the given images."""
+    """Render an MP4 of ``width`` x ``height`` whose end frames are the given images.
+
+    With a ``clip`` (wan2.7 ``first_clip``) the video is the clip, then a continuation from
+    its last frame (``first``); ``duration`` is the total length, the clip included."""
     n = max(1, round(duration * fps))
     sound = None
     n_samples = round(n * AUDIO_RATE / fps)
@@ -138,7 +181,9 @@ def render_with_images(
         sound = _tone(seed, n_samples)
     elif audio is not None:
         sound = _decode_audio(Path(audio), n_samples)
-    scene = _ImageScene(first, last, width, height, n)
+    scene: Any = _ImageScene(first, last, width, height, n)
+    if clip is not None:
+        scene = _ClipThenScene(clip, scene)
     out.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".part")
     os.close(fd)
@@ -156,13 +201,19 @@ def render_media_cached(
 ) -> Path:
     """The MP4 for a :class:`~.rendering.RenderJob` with media, rendered once per content."""
     roles = dict(job.media)
-    first = _load(roles["image"], fetch)
+    clip = roles.get("first_clip")
+    if clip is not None and clip.lower().startswith(("http://", "https://")):
+        clip = None  # a remote clip is not fetched: the continuation starts from a placeholder
+    first = _last_frame_of(clip) if clip else _load(roles.get("image", "http:"), fetch)
     last = _load(roles["last_frame"], fetch) if "last_frame" in roles else None
+    shape = _clip_size(clip) if clip else first.size
     if job.resolution in TIER_PIXELS:
-        width, height = catalog.pixels_for_image(job.resolution, *first.size)
+        width, height = catalog.pixels_for_image(job.resolution, *shape)
     else:
         width, height = job.width, job.height
     digests = [hashlib.sha256(img.tobytes()).hexdigest() for img in (first, last) if img]
+    if clip:
+        digests.append(_file_digest(Path(clip)))
     audio_key = audio if audio is None or audio == "tone" else _file_digest(Path(audio))
     blob = json.dumps(
         [MEDIA_RENDER_VERSION, width, height, job.duration, job.fps, job.seed, audio_key, digests]
@@ -175,6 +226,6 @@ def render_media_cached(
         if not path.exists():
             render_with_images(
                 path, first=first, last=last, width=width, height=height,
-                duration=job.duration, fps=job.fps, seed=job.seed, audio=audio,
+                duration=job.duration, fps=job.fps, seed=job.seed, audio=audio, clip=clip,
             )  # fmt: skip
     return path

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .. import catalog
+from ..protocol_new import media_item, new_body
 
 __all__ = ["media_body"]
 
@@ -32,6 +33,15 @@ def media_body(
     seed: int | None,
 ) -> dict[str, Any]:
     """The exact JSON; ``urls`` maps each role (``image``, ``last_frame``) to what is sent."""
+    if model.protocol == "new":  # wan2.7-i2v: media[] items, no ratio (PROTOCOL 14.2, 14.3)
+        items = [
+            media_item(r.field, urls[r.role]) for r in catalog.input_rules(model) if r.role in urls
+        ]
+        return new_body(
+            model=model_name, prompt=prompt or None, resolution=resolution, duration=duration,
+            negative_prompt=negative_prompt, prompt_extend=prompt_extend, watermark=watermark,
+            seed=seed, media=items,
+        )  # fmt: skip
     inp: dict[str, Any] = {}
     if prompt:
         inp["prompt"] = prompt

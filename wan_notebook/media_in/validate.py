@@ -18,7 +18,7 @@ from .inputs import MediaInput, coerce
 __all__ = ["MEDIA_PARAMS", "check_input", "media_for"]
 
 #: The media keywords of ``generate`` / ``VideoRequest.create``, in wire order.
-MEDIA_PARAMS = ("image", "last_frame")
+MEDIA_PARAMS = ("image", "last_frame", "first_clip", "audio_url")
 
 
 def _models_taking(role: str) -> str:
@@ -84,6 +84,14 @@ def media_for(model: catalog.Model, given: Mapping[str, Any]) -> tuple[MediaInpu
         check_input(inp, rule, model.id)
         out.append(inp)
     present = {m.role for m in out}
+    problem = catalog.combo_problem(model, present)
+    if problem is not None:
+        raise ValidationError(
+            problem + " (image= is the first frame, audio_url= the driving audio)",
+            param=sorted(present)[0] if present else "image",
+            value=sorted(present),
+            allowed="one of the documented combinations",
+        )  # fmt: skip
     for rule in rules.values():
         if rule.required and rule.role not in present:
             raise ValidationError(
