@@ -471,7 +471,7 @@ class VideoRequest:
     def display_size(self) -> str:
         """``W*H`` for views: the size, or the pixel cell of a new-protocol resolution x ratio
         (``"1080P adaptive"`` when the model picks the ratio)."""
-        first = self.media[0] if self.media else None
+        first = next((m for m in self.media if m.role in ("image", "first_clip")), None)
         if first is not None and first.width and first.height and self.resolution:
             w, h = catalog.pixels_for_image(self.resolution, first.width, first.height)
             return f"{w}*{h}"
