@@ -51,3 +51,11 @@ def test_cli_generate_with_image_and_last_frame(
     err = capsys.readouterr().err
     assert "image" in err and "neither a URL nor an existing file" in err
     assert emulator.stats()["requests"]["create"] == 1
+
+
+def test_reference_repeats_in_order() -> None:
+    a, b = np.zeros((300, 300, 3), np.uint8), np.ones((300, 300, 3), np.uint8)
+    args = parse(["--reference", "hero", "--reference", "sidekick.png", "--reference", "b"])
+    got = media_params(args, {"hero": a, "b": b})
+    assert got["references"][0] is a and got["references"][2] is b
+    assert got["references"][1] == "sidekick.png"

@@ -216,3 +216,33 @@ def test_wan27_clip_limits(media_27, tmp_path: Path) -> None:
     assert err.value.param == "first_clip"
     with pytest.raises(ValidationError, match="is an image"):
         VideoRequest.create("go", model="wan2.7-i2v", first_clip=media_27["image"])
+
+
+def test_r2v_references_body_and_limits() -> None:
+    a, b = picture(1), picture(2)
+    req = VideoRequest.create(
+        "character1 waves at character2", model="wan2.6-r2v", references=[a, b],
+        size="1280x720", duration=3, shot_type="multi",
+    )  # fmt: skip
+    assert [m.slot for m in req.media] == ["references[0]", "references[1]"]
+    body = req.to_body(media_urls={"references[0]": "oss://a", "references[1]": "https://b"})
+    assert body["input"]["reference_urls"] == ["oss://a", "https://b"]
+    assert body["parameters"]["size"] == "1280*720" and "resolution" not in body["parameters"]
+    swapped = VideoRequest.create(
+        "character1 waves at character2", model="wan2.6-r2v", references=[b, a],
+        size="1280x720", duration=3, shot_type="multi",
+    )  # fmt: skip
+    assert swapped.digest != req.digest  # the order names the characters
+    with pytest.raises(ValidationError, match="1 to 5 items"):
+        VideoRequest.create("c", model="wan2.6-r2v", references=[a] * 6)
+    with pytest.raises(ValidationError, match="references is required"):
+        VideoRequest.create("c", model="wan2.6-r2v")
+    with pytest.raises(ValidationError, match=r"references\[1\]: .*px") as err:
+        VideoRequest.create("c", model="wan2.6-r2v", references=[a, picture(3, 100, 100)])
+    assert err.value.param == "references"
+    with pytest.raises(ValidationError, match="duration"):
+        VideoRequest.create("c", model="wan2.6-r2v", references=[a], duration=11)
+    with pytest.raises(ValidationError, match="audio"):
+        VideoRequest.create("c", model="wan2.6-r2v", references=[a], audio=False)
+    flash = VideoRequest.create("c", model="wan2.6-r2v-flash", references=[a], audio=False)
+    assert flash.to_body(media_urls={"references[0]": "oss://a"})["parameters"]["audio"] is False

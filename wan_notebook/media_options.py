@@ -1,8 +1,9 @@
 """Media flags of the ``%%wanvideo`` magic and ``wanvideo generate`` (issue 14).
 
-``--image``, ``--last-frame`` and ``--first-clip`` each take a path or URL, and in a notebook
-also the name of a variable (a PIL image, a NumPy array, a ``VideoResult``, bytes, a
-``FileUpload`` value): a name found in the notebook's namespace wins over a file of that name.
+``--image``, ``--last-frame``, ``--first-clip`` and ``--reference`` (repeatable) each take a
+path or URL, and in a notebook also the name of a variable (a PIL image, a NumPy array, a
+``VideoResult``, bytes, a ``FileUpload`` value): a name found in the notebook's namespace wins
+over a file of that name.
 Kept apart from :mod:`.options` so the shared option table stays as it is.
 """
 
@@ -26,11 +27,19 @@ MEDIA_FLAGS: dict[str, tuple[str, str]] = {
         "first_clip",
         "clip to continue (wan2.7-i2v): a .mp4/.mov path or URL, or a VideoResult variable",
     ),
+    "--reference": (
+        "references",
+        "reference image or video (wan2.6-r2v, -flash); repeat it: the first is character1 "
+        "in the prompt, the second character2, ...",
+    ),
 }
 
 
 def _kwargs(param: str, text: str) -> dict[str, Any]:
-    return {"dest": "media_" + param, "default": None, "metavar": "NAME_OR_PATH", "help": text}
+    out = {"dest": "media_" + param, "default": None, "metavar": "NAME_OR_PATH", "help": text}
+    if param == "references":
+        out["action"] = "append"
+    return out
 
 
 def add_media_options(parser: argparse.ArgumentParser) -> None:
@@ -64,9 +73,16 @@ def media_params(
         raw = values.get("media_" + param)
         if raw is None:
             continue
-        value = _unquote(str(raw))
-        if namespace is not None and value.isidentifier() and value in namespace:
-            out[param] = namespace[value]
+        if isinstance(raw, list):  # --reference, repeated
+            out[param] = [_resolve(str(item), namespace) for item in raw]
         else:
-            out[param] = value
+            out[param] = _resolve(str(raw), namespace)
     return out
+
+
+def _resolve(raw: str, namespace: Mapping[str, Any] | None) -> Any:
+    """A notebook variable when ``raw`` names one, else the path or URL as written."""
+    value = _unquote(raw)
+    if namespace is not None and value.isidentifier() and value in namespace:
+        return namespace[value]
+    return value

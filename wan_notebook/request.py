@@ -55,6 +55,7 @@ PARAMS = (
     "image",
     "last_frame",
     "first_clip",
+    "references",
 )
 SHOT_TYPES = ("single", "multi")
 AUDIO_SUFFIXES = (".wav", ".mp3")
@@ -199,6 +200,7 @@ class VideoRequest:
         image: Any = None,
         last_frame: Any = None,
         first_clip: Any = None,
+        references: Any = None,
     ) -> VideoRequest:
         """Validate every parameter against the catalog and fill in the model's defaults.
 
@@ -220,9 +222,11 @@ class VideoRequest:
             info = catalog.lookup(model, protocol)  # type: ignore[arg-type]
         except ValueError as exc:
             raise _fail("protocol", protocol, str(exc), "'legacy' or 'new'") from None
-        if catalog.input_rules(info) or any(m is not None for m in (image, last_frame, first_clip)):
+        given = (image, last_frame, first_clip, references)
+        if catalog.input_rules(info) or any(m is not None for m in given):
             return cls(**request_media.media_fields(
-                info, prompt, shared=VideoRequest.create, model=model, size=size, duration=duration,
+                info, prompt, shared=VideoRequest.create, normalise_size=_normalise_size,
+                model=model, references=references, size=size, duration=duration,
                 negative_prompt=negative_prompt, audio_url=audio_url, audio=audio,
                 shot_type=shot_type, prompt_extend=prompt_extend, watermark=watermark,
                 seed=seed, resolution=resolution, ratio=ratio, image=image,
@@ -366,7 +370,8 @@ class VideoRequest:
             out["protocol"] = self.protocol
         if self.media:
             # the content, never a path or a temporary URL, is the key (issue 14)
-            out.pop("size", None)
+            if not self.size:  # r2v keeps its size
+                out.pop("size", None)
             out["resolution"] = self.resolution
             out.pop("ratio", None)  # follows the input
             out["inputs"] = [m.record() if records else m.key() for m in self.media]
@@ -403,8 +408,8 @@ class VideoRequest:
         if self.media:
             urls = dict(media_urls or {})
             for m in self.media:
-                urls.setdefault(m.role, m.url or "")
-                if not urls[m.role]:
+                urls.setdefault(m.slot, m.url or "")
+                if not urls[m.slot]:
                     raise ValidationError(
                         f"{m.role} is local content; send it with media_urls (see "
                         "wan_notebook.media_in.prepare)",
@@ -412,7 +417,8 @@ class VideoRequest:
                     )  # fmt: skip
             return media_body(
                 self.model_info, model_name=self.model, prompt=self.prompt,
-                negative_prompt=self.negative_prompt, urls=urls, resolution=self.resolution,
+                negative_prompt=self.negative_prompt, size=self.size,
+                urls=[(m.role, urls[m.slot]) for m in self.media], resolution=self.resolution,
                 duration=self.duration, audio_url=url, audio=self.audio,
                 shot_type=self.shot_type, prompt_extend=self.prompt_extend,
                 watermark=self.watermark, seed=self.seed,

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import catalog, checks
+from . import catalog, checks, request_new
 from .errors import ValidationError
 from .media_in import media_for
 
@@ -39,18 +39,33 @@ def check_int(name: str, value: Any, allowed: str) -> None:
 
 
 def media_fields(
-    info: catalog.Model, prompt: str, *, shared: Callable[..., Any], **kw: Any
+    info: catalog.Model,
+    prompt: str,
+    *,
+    shared: Callable[..., Any],
+    normalise_size: Callable[[catalog.Model, Any], str],
+    **kw: Any,
 ) -> dict[str, Any]:
-    """The validated ``VideoRequest`` fields for a model that takes media (i2v, kf2v).
+    """The validated ``VideoRequest`` fields for a model that takes media (i2v, kf2v, r2v).
 
     ``shared`` is ``VideoRequest.create``: the checks every request shares (audio file, shot
-    type, booleans, seed) run on a legacy-shaped copy."""
-    given = {"image": kw["image"], "last_frame": kw["last_frame"], "first_clip": kw["first_clip"]}
+    type, booleans, seed) run on a legacy-shaped copy; ``normalise_size`` its size check (r2v
+    takes a ``size`` as text-to-video does)."""
+    given = {
+        "image": kw["image"], "last_frame": kw["last_frame"], "first_clip": kw["first_clip"],
+        "references": kw["references"],
+    }  # fmt: skip
     if any(r.role == "audio_url" for r in catalog.input_rules(info)):
         given["audio_url"] = kw.pop("audio_url")  # wan2.7-i2v: media[] driving_audio
         kw["audio_url"] = None
     media = media_for(info, given)
-    check_text("prompt", prompt, info.prompt_max, info.id, required=False)
+    check_text("prompt", prompt, info.prompt_max, info.id, required=bool(info.default_size))
+    size = ""
+    if info.default_size:  # r2v: size (or resolution x ratio mapped to one), no input shape
+        if kw["resolution"] is not None or kw["ratio"] is not None:
+            size = request_new.legacy_size(info, kw["resolution"], kw["ratio"])
+        size = normalise_size(info, kw["size"] or size or info.default_size)
+        kw.update(size=None, ratio=None, resolution=None)
     if kw["size"] not in (None, "") or kw["ratio"] is not None:
         name = "size" if kw["size"] not in (None, "") else "ratio"
         raise checks.fail(
@@ -59,7 +74,7 @@ def media_fields(
         )  # fmt: skip
     resolution = kw["resolution"]
     if resolution is None:
-        resolution = info.default_resolution or None
+        resolution = None if size else info.default_resolution or None
     elif info.known and resolution not in info.resolutions:
         raise checks.fail(
             "resolution", resolution, f"is not offered by {info.id}",
@@ -93,7 +108,7 @@ def media_fields(
     return dict(
         prompt=prompt,
         model=kw["model"],
-        size="",
+        size=size,
         duration=duration,
         negative_prompt=kw["negative_prompt"],
         audio_url=legacy.audio_url,

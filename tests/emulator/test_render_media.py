@@ -107,3 +107,28 @@ def test_same_picture_elsewhere_is_a_cache_hit_and_one_pixel_is_not(
     three = api.generate("waves", image=changed, **kw, **conn(emulator))
     assert not three.cached and three.task_id != one.task_id
     assert emulator.stats()["requests"]["create"] == creates + 1
+
+
+def test_r2v_references_appear_in_the_frames(emulator, tmp_path: Path) -> None:
+    red = np.zeros((480, 360, 3), np.uint8)
+    red[:] = (200, 30, 30)
+    green = np.zeros((480, 360, 3), np.uint8)
+    green[:] = (20, 200, 30)
+    result = api.generate(
+        "character1 dances with character2", model="wan2.6-r2v", size="1280*720", duration=2,
+        references=[red, green], output_dir=tmp_path, **conn(emulator),
+    )  # fmt: skip
+    assert (result.width, result.height) == (1280, 720)
+    frame = frames(result.path)[0].astype(np.float32)
+    # character1 on the left half, character2 on the right (their order in reference_urls)
+    assert np.abs(frame[360, 320] - (200, 30, 30)).mean() < 6
+    assert np.abs(frame[360, 960] - (20, 200, 30)).mean() < 6
+    assert result.metadata["usage"] == {
+        "duration": 2.0, "size": "1280*720", "input_video_duration": 0,
+        "output_video_duration": 2, "SR": 720, "video_count": 1,
+    }  # fmt: skip
+    swapped = api.generate(
+        "character1 dances with character2", model="wan2.6-r2v", size="1280*720", duration=2,
+        references=[green, red], output_dir=tmp_path, **conn(emulator),
+    )  # fmt: skip
+    assert not swapped.cached  # the order names the characters: another request

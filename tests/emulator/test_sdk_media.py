@@ -85,3 +85,21 @@ def test_kf2v_first_and_last_frame(emu: Emulator, tmp_path: Path) -> None:
     assert emu.stats()["requests"]["upload"] == 2
     got = video_frames(rsp.output.video_url)
     assert error(got[0], first) < 4.0 and error(got[-1], last) < 4.0
+
+
+def test_r2v_reference_urls_uploaded_per_item(emu: Emulator, tmp_path: Path) -> None:
+    picture(tmp_path / "c1.png", 4, (360, 480))
+    picture(tmp_path / "c2.png", 5, (360, 480))
+    rsp = VideoSynthesis.call(
+        model="wan2.6-r2v",
+        prompt="character1 hands character2 an umbrella",
+        reference_urls=[str(tmp_path / "c1.png"), "file://" + str(tmp_path / "c2.png")],
+        size="1280*720",
+        duration=2,
+        api_key=emu.api_key,
+    )
+    assert rsp.status_code == 200, rsp
+    assert rsp.output.task_status == "SUCCEEDED", rsp
+    assert emu.stats()["requests"]["upload"] == 2
+    assert rsp.usage.size == "1280*720" and rsp.usage.output_video_duration == 2
+    assert video_frames(rsp.output.video_url)[0].shape == (720, 1280, 3)

@@ -59,6 +59,10 @@ class InputRule:
     max_seconds: float = 0.0
     #: A ``data:`` base64 URI is documented for this field (PROTOCOL 17.1).
     base64: bool = False
+    #: A list field: at most this many items of this kind (0: one value, not a list).
+    many: int = 0
+    #: At most this many items over every rule of the role (images + videos <= 5).
+    group: int = 0
 
     @property
     def formats(self) -> tuple[str, ...]:
@@ -69,7 +73,7 @@ class InputRule:
         fmt = "/".join(self.formats) + (" (PNG without alpha)" if self.kind == "image" else "")
         article = "an" if self.kind[0] in "aeiou" else "a"
         parts = [f"{article} {self.kind} file: {fmt}", f"at most {self.max_bytes // _MB} MB"]
-        if self.kind in ("image", "video"):
+        if self.kind in ("image", "video") and self.max_side:
             parts.append(f"sides {self.min_side}-{self.max_side} px")
         if self.max_aspect:
             parts.append(f"aspect ratio within 1:{self.max_aspect:g} and {self.max_aspect:g}:1")
@@ -135,6 +139,30 @@ def _i2v(
 
 _BJ_SG = ("beijing", "singapore")
 
+#: wan2.6-r2v (legacy reference-to-video): ``input.reference_urls`` (images and videos, named
+#: character1, character2, ... in the prompt) and a ``size`` as text-to-video (PROTOCOL 16.3).
+_WAN26_R2V = Model(
+    "wan2.6-r2v",
+    "wan2.6",
+    (*_BJ_SG, "virginia", "frankfurt"),
+    ("720P", "1080P"),
+    "1920*1080",
+    tuple(range(2, 11)),
+    5,
+    1500,
+    audio=True,
+    shot_type=True,
+    returns_actual_prompt=False,
+    concurrency=5,
+    submit_rps=5,
+    fps=30,
+    usage_style="wan2.6",
+    typical_seconds=180.0,
+    audio_url_input=False,
+    audio_switch=False,  # wan2.6-r2v-flash only
+    notes=("prompt_extend is not documented on the r2v page (UNCERTAIN)",),
+)
+
 #: wan2.7-i2v (new protocol, ``media[]``): the aspect ratio follows the first frame or clip,
 #: so there is no ``ratio``; ``duration`` with a ``first_clip`` is the total length including
 #: the clip (PROTOCOL 14.2, 14.3).
@@ -191,6 +219,9 @@ MEDIA_ROWS: tuple[Model, ...] = (
          notes=("Singapore limits: RPS 2 / conc. 1 or RPS 1 / conc. 2 (CONFLICT)",)),
     _WAN27_I2V,
     dataclasses.replace(_WAN27_I2V, id="wan2.7-i2v-2026-04-25"),
+    _WAN26_R2V,
+    dataclasses.replace(_WAN26_R2V, id="wan2.6-r2v-flash", audio_switch=True,
+                        typical_seconds=120.0),
 )  # fmt: skip
 
 
@@ -215,6 +246,12 @@ _WAN27_I2V_RULES = (
     _wan27("first_clip", "first_clip", "video"),
 )
 
+_R2V_RULES = (
+    InputRule("references", "reference_urls", "image", True, 20 * _MB, many=5, group=5),
+    InputRule("references", "reference_urls", "video", True, 100 * _MB, 0, 0, 0.0, 1.0, 30.0,
+              many=3, group=5),
+)  # fmt: skip
+
 _KF2V = (
     _image("image", "first_frame_url", 10, required=True),
     _image("last_frame", "last_frame_url", 10, required=False),
@@ -231,6 +268,8 @@ INPUT_RULES: dict[str, tuple[InputRule, ...]] = {
     "wan2.1-i2v-plus": _i2v_rules(10),
     "wan2.2-kf2v-flash": _KF2V,
     "wan2.1-kf2v-plus": _KF2V,
+    "wan2.6-r2v": _R2V_RULES,
+    "wan2.6-r2v-flash": _R2V_RULES,
     "wan2.7-i2v": _WAN27_I2V_RULES,
     "wan2.7-i2v-2026-04-25": _WAN27_I2V_RULES,
 }

@@ -74,7 +74,7 @@ def video_problem(path: Path, rule: catalog.InputRule) -> tuple[str, str] | None
             seconds = float(box.duration or 0) / 1_000_000
     except (av.error.FFmpegError, IndexError, OSError):
         return "InvalidFile.Format", "The video format is not supported."
-    if min(w, h) < rule.min_side or max(w, h) > rule.max_side:
+    if rule.max_side and (min(w, h) < rule.min_side or max(w, h) > rule.max_side):
         return (
             "InvalidFile.Resolution",
             f"Invalid video resolution. The height or width of video must be {rule.min_side} ~ "
@@ -159,6 +159,12 @@ def validate_media(
     given, deferred = _given(model, inp)
     audio_url = inp.get("audio_url") or None
     for rule in catalog.input_rules(model):
+        if rule.many:  # r2v: reference_urls, a list of images and videos (both rules)
+            if not any(m[0] == rule.role for m in media):
+                got = _list_media(model, rule, given.get(rule.field), oss_resolve, uploads, inline)
+                deferred = deferred or got[1]
+                media.extend(got[0])
+            continue
         url = given.get(rule.field)
         if rule.kind == "audio" and url:  # driving_audio: the sound track, as audio_url
             check_audio_url(url)
@@ -178,7 +184,13 @@ def validate_media(
             deferred = video_problem(Path(src), rule)
         media.append((rule.role, src))
     resolution = params.get("resolution", model.default_resolution)
-    if resolution not in model.resolutions:
+    size = params.get("size", model.default_size) if model.default_size else None
+    if size is not None and size not in model.sizes:  # r2v: a size, as text-to-video
+        deferred = deferred or ("InvalidParameter", f"The size is not match: {size!r}.")
+        size = model.default_size
+    if size is not None:
+        resolution = catalog.TIER_OF_SIZE[size]
+    elif resolution not in model.resolutions:
         deferred = deferred or (
             "InvalidParameter",
             f"The resolution is not match: {resolution!r} is not supported by {model.id}; use "
@@ -204,14 +216,50 @@ def validate_media(
     return {
         "prompt": prompt[: model.prompt_max],
         "negative_prompt": negative[: model.negative_prompt_max] if negative else None,
-        "size": _size_of(dict(media), resolution),
+        "size": size or _size_of(dict(media), resolution),
         "duration": duration,
-        "resolution": resolution,
+        "resolution": None if size else resolution,
         "audio_url": audio_url,
         "sound": sound,
         "deferred_error": deferred,
         "media": tuple(media),
     }
+
+
+def _list_media(
+    model: catalog.Model,
+    rule: catalog.InputRule,
+    urls: Any,
+    oss_resolve: bool,
+    uploads: UploadStore,
+    inline: Path,
+) -> tuple[list[tuple[str, str]], tuple[str, str] | None]:
+    """The items of a list field (``reference_urls``) and the first problem found in them."""
+    if not urls:
+        raise _invalid(f"Field required: input.{rule.field}")
+    if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
+        raise _invalid(f"input.{rule.field} must be a list of URL strings.")
+    kinds = {r.kind: r for r in catalog.input_rules(model) if r.role == rule.role}
+    out, problem = [], None
+    for url in urls:
+        src = _source(url, model.id, oss_resolve=oss_resolve, uploads=uploads, inline=inline)
+        out.append((rule.role, src))
+        if problem is None and not src.startswith(("http:", "https:")):
+            video = _is_video(src)
+            problem = (video_problem if video else image_problem)(
+                Path(src), kinds["video" if video else "image"]
+            )
+    n_video = sum(1 for _, s in out if not s.startswith(("http:", "https:")) and _is_video(s))
+    if (
+        len(out) > rule.group
+        or n_video > kinds["video"].many
+        or len(out) - n_video > kinds["image"].many
+    ):
+        problem = problem or (
+            "InvalidParameter",
+            f"input.{rule.field}: at most 5 images and 3 videos, 5 in all.",
+        )
+    return out, problem
 
 
 def _given(model: catalog.Model, inp: Mapping[str, Any]) -> tuple[dict[str, Any], Any]:
@@ -255,6 +303,17 @@ def _size_of(media: dict[str, str], tier: str) -> str:
     return f"{pw}*{ph}"
 
 
+def _is_video(path: str) -> bool:
+    """A video file (Pillow cannot read it, PyAV finds a video stream in it)."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with Image.open(path):
+            return False
+    except (UnidentifiedImageError, OSError, ValueError):
+        return _video_size(path) is not None
+
+
 def _video_size(path: str) -> tuple[int, int] | None:
     import av
 
@@ -277,6 +336,30 @@ def decode_image(data: bytes) -> Any:
 
     with Image.open(io.BytesIO(data)) as img:
         return img.convert("RGB")
+
+
+def r2v_usage(size: str, duration: int, media: tuple[tuple[str, str], ...]) -> dict[str, Any]:
+    """wan2.6 r2v usage: input video seconds (each capped at 5 s / number of references,
+    PROTOCOL 18.4) + output seconds."""
+    seconds = []
+    for _, src in media:
+        if src.startswith(("http:", "https:")):
+            continue
+        import av
+
+        try:
+            with av.open(src) as box:
+                if box.streams.video and box.duration:
+                    seconds.append(box.duration / 1_000_000)
+        except (av.error.FFmpegError, OSError):
+            continue
+    cap = 5.0 / max(1, len(media))
+    billed = round(sum(min(s, cap) for s in seconds), 2)
+    return {
+        "duration": float(billed + duration), "size": size, "input_video_duration": billed,
+        "output_video_duration": duration, "SR": int(catalog.TIER_OF_SIZE[size].rstrip("P")),
+        "video_count": 1,
+    }  # fmt: skip
 
 
 def media_usage(model: catalog.Model, resolution: str | None, duration: int, sound: bool) -> dict:

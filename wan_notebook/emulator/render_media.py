@@ -196,10 +196,44 @@ def render_with_images(
     return out
 
 
+def _reference_picture(src: str, fetch: Callable[[str], bytes | None]) -> Image.Image:
+    """An image reference, or the first frame of a video reference."""
+    try:
+        return _load(src, fetch)
+    except (OSError, ValueError):
+        with av.open(src) as box:
+            return next(box.decode(video=0)).to_image()
+
+
+def _with_collage(
+    job: Any, refs: list[str], fetch: Callable[[str], bytes | None], directory: Path
+) -> Any:
+    """The job with one ``image`` input: every reference, fitted side by side in the frame, so
+    each visibly appears in the video (the picture is kept in the render cache folder)."""
+    import dataclasses
+
+    w, h = job.width, job.height
+    canvas = Image.new("RGB", (w, h), (24, 24, 28))
+    cell = w // len(refs)
+    for i, src in enumerate(refs):
+        pic = _reference_picture(src, fetch)
+        pic.thumbnail((cell - 8, h - 8))
+        canvas.paste(pic, (i * cell + (cell - pic.width) // 2, (h - pic.height) // 2))
+    name = hashlib.sha256(canvas.tobytes()).hexdigest()[:40]
+    path = Path(directory) / f"collage-{name}.png"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        canvas.save(path)
+    return dataclasses.replace(job, media=(("image", str(path)),), resolution="")
+
+
 def render_media_cached(
     directory: Path, job: Any, audio: Path | str | None, fetch: Callable[[str], bytes | None]
 ) -> Path:
     """The MP4 for a :class:`~.rendering.RenderJob` with media, rendered once per content."""
+    refs = [src for role, src in job.media if role == "references"]
+    if refs:  # r2v: the references side by side, the size as asked (PROTOCOL 16.3)
+        job = _with_collage(job, refs, fetch, directory)
     roles = dict(job.media)
     clip = roles.get("first_clip")
     if clip is not None and clip.lower().startswith(("http://", "https://")):

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from .. import catalog
-from .mediacheck import media_usage
+from .mediacheck import media_usage, r2v_usage
 from .newproto import new_usage
 from .tasks import Task, TaskStore
 from .validation import SERVICE_TZ
@@ -53,6 +53,8 @@ def actual_prompt(prompt: str, seed: int) -> str:
 def usage(task: Task) -> dict[str, Any]:
     """Billing usage in the model family's shape (PROTOCOL 4)."""
     req = task.request
+    if req.media and req.model.default_size:  # issue 14: reference-to-video (wan2.6)
+        return r2v_usage(req.size, req.duration, req.media)
     if req.media:  # issue 14: image-to-video families
         return media_usage(req.model, req.resolution, req.duration, req.sound)
     if req.model.usage_style == "new":

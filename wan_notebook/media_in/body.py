@@ -7,7 +7,7 @@ ratio) + ``duration``; kf2v: ``input.first_frame_url`` / ``last_frame_url`` on t
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Sequence
 from typing import Any
 
 from .. import catalog
@@ -22,7 +22,7 @@ def media_body(
     model_name: str,
     prompt: str,
     negative_prompt: str | None,
-    urls: Mapping[str, str],
+    urls: Sequence[tuple[str, str]],
     resolution: str | None,
     duration: int,
     audio_url: str | None,
@@ -31,12 +31,14 @@ def media_body(
     prompt_extend: bool,
     watermark: bool,
     seed: int | None,
+    size: str = "",
 ) -> dict[str, Any]:
-    """The exact JSON; ``urls`` maps each role (``image``, ``last_frame``) to what is sent."""
+    """The exact JSON; ``urls`` holds ``(role, url)`` for each input, in the request's order
+    (a list input such as ``references`` keeps its order: character1 is the first)."""
+    fields = {r.role: r.field for r in catalog.input_rules(model)}
+    many = {r.role for r in catalog.input_rules(model) if r.many}
     if model.protocol == "new":  # wan2.7-i2v: media[] items, no ratio (PROTOCOL 14.2, 14.3)
-        items = [
-            media_item(r.field, urls[r.role]) for r in catalog.input_rules(model) if r.role in urls
-        ]
+        items = [media_item(fields[role], url) for role, url in urls]
         return new_body(
             model=model_name, prompt=prompt or None, resolution=resolution, duration=duration,
             negative_prompt=negative_prompt, prompt_extend=prompt_extend, watermark=watermark,
@@ -47,12 +49,16 @@ def media_body(
         inp["prompt"] = prompt
     if negative_prompt:
         inp["negative_prompt"] = negative_prompt
-    for rule in catalog.input_rules(model):
-        if rule.role in urls:
-            inp[rule.field] = urls[rule.role]
+    for role, url in urls:
+        if role in many:
+            inp.setdefault(fields[role], []).append(url)
+        else:
+            inp[fields[role]] = url
     if audio_url is not None:
         inp["audio_url"] = audio_url
     params: dict[str, Any] = {"prompt_extend": prompt_extend, "watermark": watermark}
+    if size:  # r2v: a size, as text-to-video (PROTOCOL 16.3)
+        params["size"] = size
     if resolution:
         params["resolution"] = resolution
     if duration and len(model.durations) != 1:

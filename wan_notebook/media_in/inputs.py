@@ -65,6 +65,13 @@ class MediaInput:
     data: bytes = field(default=b"", repr=False, compare=False)
     #: A small JPEG data URI of an image (for sidecars; not part of the cache key).
     thumb: str | None = field(default=None, repr=False, compare=False)
+    #: The position in a list input (``references=[...]``; the prompt's character1 is 0).
+    index: int | None = None
+
+    @property
+    def slot(self) -> str:
+        """Where its URL goes: the role, or ``role[index]`` for an item of a list."""
+        return self.role if self.index is None else f"{self.role}[{self.index}]"
 
     @property
     def extension(self) -> str:
@@ -85,9 +92,12 @@ class MediaInput:
 
     def key(self) -> dict[str, Any]:
         """What identifies this input in a request's cache key: role plus content digest."""
+        out: dict[str, Any] = {"role": self.role}
+        if self.index is not None:
+            out["index"] = self.index
         if self.url is not None:
-            return {"role": self.role, "url": self.url}
-        return {"role": self.role, "sha256": self.sha256, "size": self.size, "mime": self.mime}
+            return {**out, "url": self.url}
+        return {**out, "sha256": self.sha256, "size": self.size, "mime": self.mime}
 
     def data_uri(self) -> str:
         """``data:{mime};base64,...`` (PROTOCOL 17.1)."""

@@ -119,7 +119,8 @@ def prepare(
     *,
     inline_max: int = INLINE_MAX_BYTES,
 ) -> dict[str, str]:
-    """``{role: url}`` to send for each input, uploading through ``client.upload`` if needed."""
+    """``{slot: url}`` to send for each input (its role, or ``role[i]`` in a list), uploading
+    through ``client.upload`` if needed."""
     out: dict[str, str] = {}
     core = client._core
     account = _account(core)
@@ -132,7 +133,7 @@ def prepare(
                 url = client.upload(_write_temp(inp, folder), model)
                 if memory is not None:
                     memory.put(core.base_url, account, model, inp.sha256, url)
-            out[inp.role] = url
+            out[inp.slot] = url
     return out
 
 
@@ -163,5 +164,5 @@ async def aprepare(
                     await asyncio.to_thread(
                         memory.put, core.base_url, account, model, inp.sha256, url
                     )
-            out[inp.role] = url
+            out[inp.slot] = url
     return out

@@ -9,6 +9,7 @@ duration, and which inputs the model takes at all. Each error names the paramete
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 
 from .. import catalog, checks
@@ -18,7 +19,7 @@ from .inputs import MediaInput, coerce
 __all__ = ["MEDIA_PARAMS", "check_input", "media_for"]
 
 #: The media keywords of ``generate`` / ``VideoRequest.create``, in wire order.
-MEDIA_PARAMS = ("image", "last_frame", "first_clip", "audio_url")
+MEDIA_PARAMS = ("image", "last_frame", "first_clip", "audio_url", "references")
 
 
 def _models_taking(role: str) -> str:
@@ -70,6 +71,9 @@ def media_for(model: catalog.Model, given: Mapping[str, Any]) -> tuple[MediaInpu
         if value is None:
             continue
         rule = rules.get(role)
+        if rule is not None and rule.many:
+            out.extend(_list_input(model, role, value))
+            continue
         if rule is None:
             if not model.known:
                 raise checks.fail(
@@ -103,6 +107,36 @@ def media_for(model: catalog.Model, given: Mapping[str, Any]) -> tuple[MediaInpu
             )
     order = {role: i for i, role in enumerate(MEDIA_PARAMS)}
     return tuple(sorted(out, key=lambda m: order.get(m.role, len(order))))
+
+
+def _list_input(model: catalog.Model, role: str, value: Any) -> list[MediaInput]:
+    """The items of a list input (``references=[...]``), each checked against the rule of its
+    kind, with the per-kind and total counts (PROTOCOL 16.3: images <= 5, videos <= 3, <= 5)."""
+    kinds = {r.kind: r for r in catalog.input_rules(model) if r.role == role}
+    items = list(value) if isinstance(value, (list, tuple)) else [value]
+    group = max(r.group for r in kinds.values())
+    allowed = " and ".join(f"at most {r.many} {r.kind}s" for r in kinds.values())
+    if not items or len(items) > group:
+        raise checks.fail(
+            role, f"{len(items)} items", f"is not 1 to {group} items for {model.id}",
+            f"{allowed}, {group} in all",
+        )  # fmt: skip
+    out = []
+    for i, item in enumerate(items):
+        inp = replace(coerce(item, role, f"{role}[{i}]"), index=i)
+        rule = kinds.get(inp.kind) or next(iter(kinds.values()))
+        try:
+            check_input(inp, rule, model.id)
+        except ValidationError as exc:
+            raise type(exc)(
+                f"{role}[{i}]: {exc}", param=role, value=exc.value, allowed=exc.allowed
+            ) from None
+        out.append(inp)
+    for kind, rule in kinds.items():
+        n = sum(1 for m in out if m.kind == kind)
+        if n > rule.many:
+            raise checks.fail(role, f"{n} {kind}s", f"is too many for {model.id}", allowed)
+    return out
 
 
 def _short(value: Any) -> str:
