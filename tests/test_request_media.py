@@ -246,3 +246,31 @@ def test_r2v_references_body_and_limits() -> None:
         VideoRequest.create("c", model="wan2.6-r2v", references=[a], audio=False)
     flash = VideoRequest.create("c", model="wan2.6-r2v-flash", references=[a], audio=False)
     assert flash.to_body(media_urls={"references[0]": "oss://a"})["parameters"]["audio"] is False
+
+
+def test_wan27_r2v_media_items_ratio_and_duration(media_27) -> None:
+    a, b = picture(1), picture(2)
+    req = VideoRequest.create(
+        "Image 1 meets Video 1", model="wan2.7-r2v", references=[a, media_27["first_clip"]],
+        resolution="720P", ratio="9:16", duration=8,
+    )  # fmt: skip
+    body = req.to_body(media_urls={"references[0]": "oss://i", "references[1]": "oss://v"})
+    assert body["input"]["media"] == [
+        {"type": "reference_image", "url": "oss://i"},
+        {"type": "reference_video", "url": "oss://v"},
+    ]
+    assert body["parameters"]["ratio"] == "9:16" and req.display_size == "720*1280"
+    with pytest.raises(ValidationError, match="with a reference video") as err:
+        VideoRequest.create("x", model="wan2.7-r2v", references=[media_27["first_clip"]],
+                            duration=12)  # fmt: skip
+    assert err.value.param == "duration"
+    assert VideoRequest.create("x", model="wan2.7-r2v", references=[a], duration=12).duration == 12
+    with_first = VideoRequest.create("x", model="wan2.7-r2v", references=[a], image=b)
+    assert with_first.ratio is None  # the first frame sets the shape
+    assert [m["type"] for m in with_first.to_body(
+        media_urls={"image": "oss://f", "references[0]": "oss://r"})["input"]["media"]
+    ] == ["first_frame", "reference_image"]  # fmt: skip
+    with pytest.raises(ValidationError, match=r"ignored by wan2\.7-r2v with a first frame"):
+        VideoRequest.create("x", model="wan2.7-r2v", references=[a], image=b, ratio="1:1")
+    with pytest.raises(ValidationError, match="references is required"):
+        VideoRequest.create("x", model="wan2.7-r2v", image=b)

@@ -30,7 +30,7 @@ from urllib.parse import unquote, urlsplit
 from . import catalog, checks, request_media, request_new
 from .errors import ValidationError
 from .media_in import MediaInput
-from .media_in.body import media_body
+from .media_in.body import field_of, media_body
 from .protocol_new import new_body
 
 __all__ = ["PARAMS", "VideoRequest", "is_remote_url"]
@@ -373,7 +373,10 @@ class VideoRequest:
             if not self.size:  # r2v keeps its size
                 out.pop("size", None)
             out["resolution"] = self.resolution
-            out.pop("ratio", None)  # follows the input
+            if self.ratio is None:  # follows the input
+                out.pop("ratio", None)
+            else:
+                out["ratio"] = self.ratio
             out["inputs"] = [m.record() if records else m.key() for m in self.media]
         return out
 
@@ -418,7 +421,9 @@ class VideoRequest:
             return media_body(
                 self.model_info, model_name=self.model, prompt=self.prompt,
                 negative_prompt=self.negative_prompt, size=self.size,
-                urls=[(m.role, urls[m.slot]) for m in self.media], resolution=self.resolution,
+                urls=[(m.role, field_of(self.model_info, m.role, m.kind), urls[m.slot])
+                      for m in self.media],
+                resolution=self.resolution, ratio=self.ratio,
                 duration=self.duration, audio_url=url, audio=self.audio,
                 shot_type=self.shot_type, prompt_extend=self.prompt_extend,
                 watermark=self.watermark, seed=self.seed,

@@ -66,6 +66,8 @@ def media_fields(
             size = request_new.legacy_size(info, kw["resolution"], kw["ratio"])
         size = normalise_size(info, kw["size"] or size or info.default_size)
         kw.update(size=None, ratio=None, resolution=None)
+    ratio = _ratio(info, kw.pop("ratio"), media)
+    kw["ratio"] = None
     if kw["size"] not in (None, "") or kw["ratio"] is not None:
         name = "size" if kw["size"] not in (None, "") else "ratio"
         raise checks.fail(
@@ -88,6 +90,12 @@ def media_fields(
         check_int("duration", duration, allowed)
         if info.known and duration not in info.durations:
             raise checks.fail("duration", duration, f"is not allowed for {info.id}", allowed)
+    longest = catalog.MAX_DURATION_WITH_VIDEO.get(info.id)
+    if longest and duration > longest and any(m.kind == "video" for m in media):
+        raise checks.fail(
+            "duration", duration, f"is over {longest} s, the most {info.id} makes with a "
+            "reference video", f"at most {longest}",
+        )  # fmt: skip
     for name, ok in (
         ("audio_url", info.audio and info.audio_url_input),
         ("audio", info.audio and info.audio_switch),
@@ -118,6 +126,31 @@ def media_fields(
         watermark=kw["watermark"],
         seed=kw["seed"],
         resolution=resolution,
+        ratio=ratio,
         _audio_sha256=legacy._audio_sha256,
         media=media,
     )
+
+
+def _ratio(info: catalog.Model, ratio: Any, media: tuple[Any, ...]) -> str | None:
+    """wan2.7-r2v's ``ratio`` (default 16:9; not sent with a first frame, which sets it);
+    None for models whose output follows the input (a given ratio is then an error)."""
+    if not info.ratios:
+        if ratio is not None:
+            raise checks.fail(
+                "ratio", ratio, f"is not a parameter of {info.id}: the video keeps the input "
+                "image's aspect ratio", "use resolution= (" + "/".join(info.resolutions) + ")",
+            )  # fmt: skip
+        return None
+    if any(m.role == "image" for m in media):
+        if ratio is not None:
+            raise checks.fail(
+                "ratio", ratio, f"is ignored by {info.id} with a first frame (image=)",
+                "leave it unset: the first frame sets the aspect ratio",
+            )  # fmt: skip
+        return None
+    if ratio is None:
+        return info.default_ratio
+    if ratio not in info.ratios:
+        raise checks.fail("ratio", ratio, f"is not offered by {info.id}", ", ".join(info.ratios))
+    return str(ratio)

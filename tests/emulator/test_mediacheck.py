@@ -157,3 +157,10 @@ def test_wan27_first_and_last_frame_succeeds(api: Api) -> None:
     assert out["output"]["task_status"] == "SUCCEEDED"
     assert out["usage"] == {"duration": 2, "input_video_duration": 0,
                             "output_video_duration": 2, "SR": 720, "video_count": 1}  # fmt: skip
+
+
+def test_wan27_r2v_without_references_fails_the_task(api: Api) -> None:
+    media = [{"type": "first_frame", "url": data_uri()}]
+    body = {"model": "wan2.7-r2v", "input": {"prompt": "p", "media": media}, "parameters": {}}
+    out = api.wait(api.create_raw(body).json()["output"]["task_id"])["output"]
+    assert out["task_status"] == "FAILED" and "references" in out["message"]

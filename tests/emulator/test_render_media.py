@@ -132,3 +132,20 @@ def test_r2v_references_appear_in_the_frames(emulator, tmp_path: Path) -> None:
         references=[green, red], output_dir=tmp_path, **conn(emulator),
     )  # fmt: skip
     assert not swapped.cached  # the order names the characters: another request
+
+
+def test_wan27_r2v_first_frame_then_the_references(emulator, tmp_path: Path) -> None:
+    red = np.zeros((480, 360, 3), np.uint8)
+    red[:] = (200, 30, 30)
+    first = np.zeros((480, 640, 3), np.uint8)
+    first[:] = (30, 30, 200)
+    result = api.generate(
+        "Image 1 walks in", model="wan2.7-r2v", resolution="720P", duration=2, references=[red],
+        image=first, output_dir=tmp_path, **conn(emulator),
+    )  # fmt: skip
+    got = frames(result.path)
+    assert (result.width, result.height) == (1104, 816)  # the first frame's 4:3 at 720P
+    assert error(got[0], first) < CLOSE
+    assert np.abs(got[-1][408, 552].astype(np.float32) - (200, 30, 30)).mean() < 6
+    usage = result.metadata["usage"]
+    assert usage["SR"] == 720 and usage["ratio"] == "4:3" and usage["duration"] == 2

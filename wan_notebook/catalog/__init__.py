@@ -13,6 +13,7 @@ rows, :func:`lookup` (an open catalog: unknown ids are sent as given) and :func:
 from __future__ import annotations
 
 from .media_rows import (  # issue 14
+    MAX_DURATION_WITH_VIDEO,
     MEDIA_ROWS,
     InputRule,
     combo_problem,
@@ -48,6 +49,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "DEFAULT_REGION",
     # issue 14: image-to-video rows and media input rules
+    "MAX_DURATION_WITH_VIDEO",
     "MEDIA_ROWS",
     "MODELS",
     "NEGATIVE_PROMPT_MAX",

@@ -15,12 +15,14 @@ import math
 from dataclasses import dataclass
 
 from .models import Model
+from .new_rows import WAN27_PIXELS
 
 __all__ = [
     "IMAGE2VIDEO_PATH",
     "IMAGE_FORMATS",
     "INPUT_COMBOS",
     "INPUT_RULES",
+    "MAX_DURATION_WITH_VIDEO",
     "MEDIA_ROWS",
     "TIER_PIXELS",
     "InputRule",
@@ -163,6 +165,42 @@ _WAN26_R2V = Model(
     notes=("prompt_extend is not documented on the r2v page (UNCERTAIN)",),
 )
 
+#: wan2.7-r2v (new protocol): ``media[]`` reference_image / reference_video (1-5 in all, named
+#: Image 1 / Video 1 in the prompt) and an optional first_frame; resolution x ratio (the ratio
+#: is ignored with a first frame); [2, 10] s with a reference video, else [2, 15] (PROTOCOL 14).
+_WAN27_R2V = Model(
+    "wan2.7-r2v",
+    "wan2.7",
+    _BJ_SG,
+    ("720P", "1080P"),
+    "",
+    tuple(range(2, 16)),
+    5,
+    5000,
+    audio=True,
+    shot_type=False,
+    returns_actual_prompt=False,
+    concurrency=5,
+    submit_rps=5,
+    fps=30,
+    usage_style="new",
+    typical_seconds=300.0,
+    protocol="new",
+    resolutions=("720P", "1080P"),
+    ratios=("16:9", "9:16", "1:1", "4:3", "3:4"),
+    default_resolution="1080P",
+    default_ratio="16:9",
+    pixels=WAN27_PIXELS,
+    audio_url_input=False,
+    audio_switch=False,
+    notes=(
+        "reference_voice on items is not offered here (documented, not implemented)",
+        "duration: [2, 10] with a reference video per the API page; the console says [2, 10]",
+    ),
+)
+#: Longest duration when a reference video is present (PROTOCOL 14.2).
+MAX_DURATION_WITH_VIDEO = {"wan2.7-r2v": 10, "wan2.7-r2v-2026-06-12": 10}
+
 #: wan2.7-i2v (new protocol, ``media[]``): the aspect ratio follows the first frame or clip,
 #: so there is no ``ratio``; ``duration`` with a ``first_clip`` is the total length including
 #: the clip (PROTOCOL 14.2, 14.3).
@@ -219,6 +257,8 @@ MEDIA_ROWS: tuple[Model, ...] = (
          notes=("Singapore limits: RPS 2 / conc. 1 or RPS 1 / conc. 2 (CONFLICT)",)),
     _WAN27_I2V,
     dataclasses.replace(_WAN27_I2V, id="wan2.7-i2v-2026-04-25"),
+    _WAN27_R2V,
+    dataclasses.replace(_WAN27_R2V, id="wan2.7-r2v-2026-06-12"),
     _WAN26_R2V,
     dataclasses.replace(_WAN26_R2V, id="wan2.6-r2v-flash", audio_switch=True,
                         typical_seconds=120.0),
@@ -252,6 +292,14 @@ _R2V_RULES = (
               many=3, group=5),
 )  # fmt: skip
 
+_WAN27_R2V_RULES = (
+    InputRule("references", "reference_image", "image", True, 20 * _MB, max_aspect=8.0,
+              base64=True, many=5, group=5),
+    InputRule("references", "reference_video", "video", True, 100 * _MB, 240, 4096, 8.0, 1.0,
+              30.0, many=5, group=5),
+    _wan27("image", "first_frame", "image"),
+)  # fmt: skip
+
 _KF2V = (
     _image("image", "first_frame_url", 10, required=True),
     _image("last_frame", "last_frame_url", 10, required=False),
@@ -268,6 +316,8 @@ INPUT_RULES: dict[str, tuple[InputRule, ...]] = {
     "wan2.1-i2v-plus": _i2v_rules(10),
     "wan2.2-kf2v-flash": _KF2V,
     "wan2.1-kf2v-plus": _KF2V,
+    "wan2.7-r2v": _WAN27_R2V_RULES,
+    "wan2.7-r2v-2026-06-12": _WAN27_R2V_RULES,
     "wan2.6-r2v": _R2V_RULES,
     "wan2.6-r2v-flash": _R2V_RULES,
     "wan2.7-i2v": _WAN27_I2V_RULES,

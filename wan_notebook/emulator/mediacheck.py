@@ -159,9 +159,19 @@ def validate_media(
     given, deferred = _given(model, inp)
     audio_url = inp.get("audio_url") or None
     for rule in catalog.input_rules(model):
-        if rule.many:  # r2v: reference_urls, a list of images and videos (both rules)
+        if rule.many:  # r2v: reference_urls, or reference_image + reference_video items
             if not any(m[0] == rule.role for m in media):
-                got = _list_media(model, rule, given.get(rule.field), oss_resolve, uploads, inline)
+                fields = dict.fromkeys(
+                    r.field for r in catalog.input_rules(model) if r.role == rule.role
+                )
+                urls = [u for f in fields for u in given.get(f) or ()]
+                if not urls and model.protocol == "new":  # a media[] problem: the task FAILS
+                    deferred = deferred or (
+                        "InvalidParameter",
+                        f"input.media needs 1 to {rule.group} references.",
+                    )
+                    continue
+                got = _list_media(model, rule, urls, oss_resolve, uploads, inline)
                 deferred = deferred or got[1]
                 media.extend(got[0])
             continue
@@ -188,6 +198,10 @@ def validate_media(
     if size is not None and size not in model.sizes:  # r2v: a size, as text-to-video
         deferred = deferred or ("InvalidParameter", f"The size is not match: {size!r}.")
         size = model.default_size
+    ratio = params.get("ratio", model.default_ratio) if model.ratios else None
+    if ratio is not None and ratio not in model.ratios:
+        deferred = deferred or ("InvalidParameter", f"The ratio is not match: {ratio!r}.")
+        ratio = model.default_ratio
     if size is not None:
         resolution = catalog.TIER_OF_SIZE[size]
     elif resolution not in model.resolutions:
@@ -213,6 +227,8 @@ def validate_media(
             raise _invalid(f"input.audio_url is not supported by {model.id}.")
         check_audio_url(audio_url)
     sound = bool(model.audio) and params.get("audio", True) is not False
+    if ratio is not None and not any(role == "image" for role, _ in media):
+        size = model.pixel_size(resolution, ratio)  # wan2.7-r2v without a first frame
     return {
         "prompt": prompt[: model.prompt_max],
         "negative_prompt": negative[: model.negative_prompt_max] if negative else None,
@@ -277,13 +293,21 @@ def _given(model: catalog.Model, inp: Mapping[str, Any]) -> tuple[dict[str, Any]
         raise _invalid("input.media must be a list of {type, url} objects.")
     types = [m["type"] for m in media]
     by_field = {r.field: r.role for r in catalog.input_rules(model)}
-    if len(set(types)) != len(types) or not set(types) <= set(by_field):
-        why = "each type at most once" if len(set(types)) != len(types) else "its types"
+    lists = {r.field for r in catalog.input_rules(model) if r.many}
+    single = [t for t in types if t not in lists]
+    if len(set(single)) != len(single) or not set(types) <= set(by_field):
+        why = "each type at most once" if len(set(single)) != len(single) else "its types"
         return {}, ("InvalidParameter", f"input.media is not valid for {model.id} ({why}).")
     problem = catalog.combo_problem(model, {by_field[t] for t in types}, wire=True)
     if problem is not None:
         return {}, ("InvalidParameter", problem)
-    return {m["type"]: m["url"] for m in media}, None
+    out: dict[str, Any] = {}
+    for m in media:
+        if m["type"] in lists:
+            out.setdefault(m["type"], []).append(m["url"])
+        else:
+            out[m["type"]] = m["url"]
+    return out, None
 
 
 def _size_of(media: dict[str, str], tier: str) -> str:
@@ -338,9 +362,16 @@ def decode_image(data: bytes) -> Any:
         return img.convert("RGB")
 
 
-def r2v_usage(size: str, duration: int, media: tuple[tuple[str, str], ...]) -> dict[str, Any]:
-    """wan2.6 r2v usage: input video seconds (each capped at 5 s / number of references,
-    PROTOCOL 18.4) + output seconds."""
+def r2v_usage(
+    model: catalog.Model,
+    size: str,
+    duration: int,
+    media: tuple[tuple[str, str], ...],
+    resolution: str | None = None,
+) -> dict[str, Any]:
+    """r2v usage: input video seconds + output seconds. Each input video is capped at 5 s
+    divided by the number of references (wan2.6: images and videos) or of reference videos
+    (wan2.7), PROTOCOL 18.4."""
     seconds = []
     for _, src in media:
         if src.startswith(("http:", "https:")):
@@ -353,13 +384,32 @@ def r2v_usage(size: str, duration: int, media: tuple[tuple[str, str], ...]) -> d
                     seconds.append(box.duration / 1_000_000)
         except (av.error.FFmpegError, OSError):
             continue
-    cap = 5.0 / max(1, len(media))
+    refs = [m for m in media if m[0] == "references"]
+    cap = 5.0 / max(1, len(seconds) if model.protocol == "new" else len(refs))
     billed = round(sum(min(s, cap) for s in seconds), 2)
+    if model.protocol == "new":
+        w, h = (int(x) for x in size.split("*"))
+        cell = model.resolution_ratio_of(size)
+        res = cell[0] if cell else resolution or model.default_resolution
+        ratio = cell[1] if cell else _nearest_ratio(model, w / h)  # a first frame's shape
+        return {
+            "duration": round(billed + duration), "input_video_duration": round(billed),
+            "output_video_duration": duration, "SR": int(res.rstrip("P")), "ratio": ratio,
+            "video_count": 1,
+        }  # fmt: skip
     return {
         "duration": float(billed + duration), "size": size, "input_video_duration": billed,
         "output_video_duration": duration, "SR": int(catalog.TIER_OF_SIZE[size].rstrip("P")),
         "video_count": 1,
     }  # fmt: skip
+
+
+def _nearest_ratio(model: catalog.Model, aspect: float) -> str:
+    def value(r: str) -> float:
+        a, b = r.split(":")
+        return int(a) / int(b)
+
+    return min(model.ratios, key=lambda r: abs(value(r) - aspect))
 
 
 def media_usage(model: catalog.Model, resolution: str | None, duration: int, sound: bool) -> dict:

@@ -224,7 +224,9 @@ def _with_collage(
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         canvas.save(path)
-    return dataclasses.replace(job, media=(("image", str(path)),), resolution="")
+    first = [m for m in job.media if m[0] == "image"]  # wan2.7-r2v: a first frame, then them
+    media = (*first, ("last_frame", str(path))) if first else (("image", str(path)),)
+    return dataclasses.replace(job, media=media, resolution="")
 
 
 def render_media_cached(

@@ -53,8 +53,8 @@ def actual_prompt(prompt: str, seed: int) -> str:
 def usage(task: Task) -> dict[str, Any]:
     """Billing usage in the model family's shape (PROTOCOL 4)."""
     req = task.request
-    if req.media and req.model.default_size:  # issue 14: reference-to-video (wan2.6)
-        return r2v_usage(req.size, req.duration, req.media)
+    if any(role == "references" for role, _ in req.media):  # issue 14: reference-to-video
+        return r2v_usage(req.model, req.size, req.duration, req.media, req.resolution)
     if req.media:  # issue 14: image-to-video families
         return media_usage(req.model, req.resolution, req.duration, req.sound)
     if req.model.usage_style == "new":

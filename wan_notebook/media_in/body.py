@@ -13,7 +13,17 @@ from typing import Any
 from .. import catalog
 from ..protocol_new import media_item, new_body
 
-__all__ = ["media_body"]
+__all__ = ["field_of", "media_body"]
+
+
+def field_of(model: catalog.Model, role: str, kind: str) -> str:
+    """The wire field (or media[] type) of an input: by role, and by kind where a role has
+    several (wan2.7-r2v: reference_image / reference_video)."""
+    rules = [r for r in catalog.input_rules(model) if r.role == role]
+    for rule in rules:
+        if rule.kind == kind:
+            return rule.field
+    return rules[0].field
 
 
 def media_body(
@@ -22,7 +32,7 @@ def media_body(
     model_name: str,
     prompt: str,
     negative_prompt: str | None,
-    urls: Sequence[tuple[str, str]],
+    urls: Sequence[tuple[str, str, str]],
     resolution: str | None,
     duration: int,
     audio_url: str | None,
@@ -32,15 +42,16 @@ def media_body(
     watermark: bool,
     seed: int | None,
     size: str = "",
+    ratio: str | None = None,
 ) -> dict[str, Any]:
-    """The exact JSON; ``urls`` holds ``(role, url)`` for each input, in the request's order
-    (a list input such as ``references`` keeps its order: character1 is the first)."""
-    fields = {r.role: r.field for r in catalog.input_rules(model)}
+    """The exact JSON; ``urls`` holds ``(role, field, url)`` for each input, in the request's
+    order (a list input such as ``references`` keeps its order: character1 is the first)."""
     many = {r.role for r in catalog.input_rules(model) if r.many}
-    if model.protocol == "new":  # wan2.7-i2v: media[] items, no ratio (PROTOCOL 14.2, 14.3)
-        items = [media_item(fields[role], url) for role, url in urls]
+    if model.protocol == "new":  # wan2.7: media[] items (PROTOCOL 14.2, 14.3)
+        items = [media_item(field, url) for _role, field, url in urls]
         return new_body(
-            model=model_name, prompt=prompt or None, resolution=resolution, duration=duration,
+            model=model_name, prompt=prompt or None, resolution=resolution, ratio=ratio,
+            duration=duration,
             negative_prompt=negative_prompt, prompt_extend=prompt_extend, watermark=watermark,
             seed=seed, media=items,
         )  # fmt: skip
@@ -49,11 +60,11 @@ def media_body(
         inp["prompt"] = prompt
     if negative_prompt:
         inp["negative_prompt"] = negative_prompt
-    for role, url in urls:
+    for role, field, url in urls:
         if role in many:
-            inp.setdefault(fields[role], []).append(url)
+            inp.setdefault(field, []).append(url)
         else:
-            inp[fields[role]] = url
+            inp[field] = url
     if audio_url is not None:
         inp["audio_url"] = audio_url
     params: dict[str, Any] = {"prompt_extend": prompt_extend, "watermark": watermark}

@@ -98,12 +98,14 @@ def media_for(model: catalog.Model, given: Mapping[str, Any]) -> tuple[MediaInpu
         )  # fmt: skip
     for rule in rules.values():
         if rule.required and rule.role not in present:
+            what = rule.describe()
+            if rule.many:
+                what = f"a list of 1 to {rule.group} images or videos"
             raise ValidationError(
-                f"{rule.role} is required by {model.id} ({rule.field}); pass "
-                f"{rule.role}=<{rule.describe()}>",
+                f"{rule.role} is required by {model.id}; pass {rule.role}=<{what}>",
                 param=rule.role,
                 value=None,
-                allowed=rule.describe(),
+                allowed=what,
             )
     order = {role: i for i, role in enumerate(MEDIA_PARAMS)}
     return tuple(sorted(out, key=lambda m: order.get(m.role, len(order))))
