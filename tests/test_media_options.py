@@ -59,3 +59,11 @@ def test_reference_repeats_in_order() -> None:
     got = media_params(args, {"hero": a, "b": b})
     assert got["references"][0] is a and got["references"][2] is b
     assert got["references"][1] == "sidekick.png"
+
+
+def test_video_and_audio_setting_flags() -> None:
+    args = parse(["--video", "clip", "--audio-setting", "origin"])
+    sentinel = object()
+    assert media_params(args, {"clip": sentinel}) == {"video": sentinel, "audio_setting": "origin"}
+    with pytest.raises(SystemExit):
+        parse(["--audio-setting", "loud"])

@@ -274,3 +274,27 @@ def test_wan27_r2v_media_items_ratio_and_duration(media_27) -> None:
         VideoRequest.create("x", model="wan2.7-r2v", references=[a], image=b, ratio="1:1")
     with pytest.raises(ValidationError, match="references is required"):
         VideoRequest.create("x", model="wan2.7-r2v", image=b)
+
+
+def test_wan27_videoedit(media_27) -> None:
+    clip = media_27["first_clip"]
+    req = VideoRequest.create("make it snow", model="wan2.7-videoedit", video=clip,
+                              references=[picture(1)], audio_setting="origin")  # fmt: skip
+    assert req.duration == 0 and req.ratio is None  # the input's length and shape
+    body = req.to_body(media_urls={"video": "oss://v", "references[0]": "oss://r"})
+    assert body["input"]["media"] == [
+        {"type": "video", "url": "oss://v"}, {"type": "reference_image", "url": "oss://r"},
+    ]  # fmt: skip
+    assert body["parameters"] == {"resolution": "1080P", "prompt_extend": True,
+                                  "watermark": False, "audio_setting": "origin"}  # fmt: skip
+    assert req.canonical()["audio_setting"] == "origin"
+    other = VideoRequest.create("make it snow", model="wan2.7-videoedit", video=clip,
+                                references=[picture(1)], audio_setting="auto")  # fmt: skip
+    assert other.digest != req.digest
+    with pytest.raises(ValidationError, match="video is required"):
+        VideoRequest.create("x", model="wan2.7-videoedit", references=[picture(1)])
+    with pytest.raises(ValidationError, match="1 to 4 items"):
+        VideoRequest.create("x", model="wan2.7-videoedit", video=clip, references=[picture()] * 5)
+    with pytest.raises(ValidationError, match=r"not a parameter of wan2\.6-t2v") as err:
+        VideoRequest.create("x", model="wan2.6-t2v", audio_setting="auto")
+    assert err.value.param == "audio_setting"

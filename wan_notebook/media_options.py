@@ -1,10 +1,10 @@
 """Media flags of the ``%%wanvideo`` magic and ``wanvideo generate`` (issue 14).
 
-``--image``, ``--last-frame``, ``--first-clip`` and ``--reference`` (repeatable) each take a
-path or URL, and in a notebook also the name of a variable (a PIL image, a NumPy array, a
-``VideoResult``, bytes, a ``FileUpload`` value): a name found in the notebook's namespace wins
-over a file of that name.
-Kept apart from :mod:`.options` so the shared option table stays as it is.
+``--image``, ``--last-frame``, ``--first-clip``, ``--video`` and ``--reference`` (repeatable)
+take a path or URL, and in a notebook also the name of a variable (a PIL image, a NumPy array,
+a ``VideoResult``, bytes, a ``FileUpload`` value): a name found in the notebook's namespace wins
+over a file of that name. ``--audio-setting`` is wan2.7-videoedit's. Kept apart from
+:mod:`.options` so the shared option table stays as it is.
 """
 
 from __future__ import annotations
@@ -27,6 +27,10 @@ MEDIA_FLAGS: dict[str, tuple[str, str]] = {
         "first_clip",
         "clip to continue (wan2.7-i2v): a .mp4/.mov path or URL, or a VideoResult variable",
     ),
+    "--video": (
+        "video",
+        "clip to edit (wan2.7-videoedit): a .mp4/.mov path or URL, or a VideoResult variable",
+    ),
     "--reference": (
         "references",
         "reference image or video (wan2.6-r2v, -flash); repeat it: the first is character1 "
@@ -42,10 +46,20 @@ def _kwargs(param: str, text: str) -> dict[str, Any]:
     return out
 
 
+#: wan2.7-videoedit's sound: a plain option, not a media input
+_AUDIO_SETTING = {
+    "dest": "media_audio_setting",
+    "default": None,
+    "choices": ["auto", "origin"],
+    "help": "wan2.7-videoedit: auto (the model decides) or origin (keep the input's sound)",
+}
+
+
 def add_media_options(parser: argparse.ArgumentParser) -> None:
     """Add the media flags to an argparse parser (the CLI)."""
     for flag, (param, text) in MEDIA_FLAGS.items():
         parser.add_argument(flag, **_kwargs(param, text))
+    parser.add_argument("--audio-setting", **_AUDIO_SETTING)
 
 
 def media_argument_decorators() -> list[Callable[[Any], Any]]:
@@ -53,7 +67,8 @@ def media_argument_decorators() -> list[Callable[[Any], Any]]:
     from IPython.core.magic_arguments import argument
 
     items = list(MEDIA_FLAGS.items())
-    return [argument(flag, **_kwargs(param, text)) for flag, (param, text) in reversed(items)]
+    media = [argument(flag, **_kwargs(param, text)) for flag, (param, text) in reversed(items)]
+    return [argument("--audio-setting", **_AUDIO_SETTING), *media]
 
 
 def _unquote(value: str) -> str:
@@ -77,6 +92,8 @@ def media_params(
             out[param] = [_resolve(str(item), namespace) for item in raw]
         else:
             out[param] = _resolve(str(raw), namespace)
+    if values.get("media_audio_setting") is not None:
+        out["audio_setting"] = values["media_audio_setting"]
     return out
 
 

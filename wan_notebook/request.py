@@ -56,6 +56,8 @@ PARAMS = (
     "last_frame",
     "first_clip",
     "references",
+    "video",
+    "audio_setting",
 )
 SHOT_TYPES = ("single", "multi")
 AUDIO_SUFFIXES = (".wav", ".mp3")
@@ -178,6 +180,8 @@ class VideoRequest:
     _audio_sha256: str | None = field(default=None, repr=False, compare=False)
     #: Image-to-video inputs (issue 14), each keyed by its role and content sha256.
     media: tuple[MediaInput, ...] = ()
+    #: wan2.7-videoedit: ``parameters.audio_setting`` (``auto`` / ``origin``).
+    audio_setting: str | None = None
 
     @classmethod
     def create(
@@ -201,6 +205,8 @@ class VideoRequest:
         last_frame: Any = None,
         first_clip: Any = None,
         references: Any = None,
+        video: Any = None,
+        audio_setting: str | None = None,
     ) -> VideoRequest:
         """Validate every parameter against the catalog and fill in the model's defaults.
 
@@ -222,11 +228,12 @@ class VideoRequest:
             info = catalog.lookup(model, protocol)  # type: ignore[arg-type]
         except ValueError as exc:
             raise _fail("protocol", protocol, str(exc), "'legacy' or 'new'") from None
-        given = (image, last_frame, first_clip, references)
+        given = (image, last_frame, first_clip, references, video, audio_setting)
         if catalog.input_rules(info) or any(m is not None for m in given):
             return cls(**request_media.media_fields(
                 info, prompt, shared=VideoRequest.create, normalise_size=_normalise_size,
-                model=model, references=references, size=size, duration=duration,
+                model=model, references=references, video=video, audio_setting=audio_setting,
+                size=size, duration=duration,
                 negative_prompt=negative_prompt, audio_url=audio_url, audio=audio,
                 shot_type=shot_type, prompt_extend=prompt_extend, watermark=watermark,
                 seed=seed, resolution=resolution, ratio=ratio, image=image,
@@ -378,6 +385,8 @@ class VideoRequest:
             else:
                 out["ratio"] = self.ratio
             out["inputs"] = [m.record() if records else m.key() for m in self.media]
+            if self.audio_setting is not None:
+                out["audio_setting"] = self.audio_setting
         return out
 
     def canonical_json(self) -> str:
@@ -423,7 +432,7 @@ class VideoRequest:
                 negative_prompt=self.negative_prompt, size=self.size,
                 urls=[(m.role, field_of(self.model_info, m.role, m.kind), urls[m.slot])
                       for m in self.media],
-                resolution=self.resolution, ratio=self.ratio,
+                resolution=self.resolution, ratio=self.ratio, audio_setting=self.audio_setting,
                 duration=self.duration, audio_url=url, audio=self.audio,
                 shot_type=self.shot_type, prompt_extend=self.prompt_extend,
                 watermark=self.watermark, seed=self.seed,
@@ -482,7 +491,7 @@ class VideoRequest:
     def display_size(self) -> str:
         """``W*H`` for views: the size, or the pixel cell of a new-protocol resolution x ratio
         (``"1080P adaptive"`` when the model picks the ratio)."""
-        first = next((m for m in self.media if m.role in ("image", "first_clip")), None)
+        first = next((m for m in self.media if m.role in ("image", "first_clip", "video")), None)
         if first is not None and first.width and first.height and self.resolution:
             w, h = catalog.pixels_for_image(self.resolution, first.width, first.height)
             return f"{w}*{h}"

@@ -53,8 +53,9 @@ def media_fields(
     takes a ``size`` as text-to-video does)."""
     given = {
         "image": kw["image"], "last_frame": kw["last_frame"], "first_clip": kw["first_clip"],
-        "references": kw["references"],
+        "references": kw["references"], "video": kw["video"],
     }  # fmt: skip
+    audio_setting = _audio_setting(info, kw["audio_setting"])
     if any(r.role == "audio_url" for r in catalog.input_rules(info)):
         given["audio_url"] = kw.pop("audio_url")  # wan2.7-i2v: media[] driving_audio
         kw["audio_url"] = None
@@ -127,6 +128,7 @@ def media_fields(
         seed=kw["seed"],
         resolution=resolution,
         ratio=ratio,
+        audio_setting=audio_setting,
         _audio_sha256=legacy._audio_sha256,
         media=media,
     )
@@ -150,7 +152,22 @@ def _ratio(info: catalog.Model, ratio: Any, media: tuple[Any, ...]) -> str | Non
             )  # fmt: skip
         return None
     if ratio is None:
-        return info.default_ratio
+        return info.default_ratio or None  # videoedit: none, the input's shape
     if ratio not in info.ratios:
         raise checks.fail("ratio", ratio, f"is not offered by {info.id}", ", ".join(info.ratios))
     return str(ratio)
+
+
+def _audio_setting(info: catalog.Model, value: Any) -> str | None:
+    """wan2.7-videoedit's ``audio_setting`` (auto: the model decides; origin: keep the input's
+    sound); no other model takes it."""
+    if value is None:
+        return None
+    if info.id != "wan2.7-videoedit":
+        raise checks.fail(
+            "audio_setting", value, f"is not a parameter of {info.id}",
+            "leave it unset; wan2.7-videoedit takes it",
+        )  # fmt: skip
+    if value not in catalog.AUDIO_SETTINGS:
+        raise checks.fail("audio_setting", value, "is not an audio setting", "'auto' or 'origin'")
+    return str(value)

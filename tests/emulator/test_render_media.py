@@ -149,3 +149,30 @@ def test_wan27_r2v_first_frame_then_the_references(emulator, tmp_path: Path) -> 
     assert np.abs(got[-1][408, 552].astype(np.float32) - (200, 30, 30)).mean() < 6
     usage = result.metadata["usage"]
     assert usage["SR"] == 720 and usage["ratio"] == "4:3" and usage["duration"] == 2
+
+
+def test_videoedit_is_visibly_derived_from_its_input(emulator, tmp_path: Path) -> None:
+    from wan_notebook.emulator.render_media import EDIT_TINT
+
+    clip = api.generate(
+        "a slow pan", model="wan2.1-i2v-turbo", resolution="480P", duration=3,
+        image=picture(8), output_dir=tmp_path, **conn(emulator),
+    )  # fmt: skip
+    red = np.zeros((300, 300, 3), np.uint8)
+    red[:] = (220, 20, 20)
+    edited = api.generate(
+        "make it colder", model="wan2.7-videoedit", resolution="720P", video=clip,
+        references=[red], output_dir=tmp_path, **conn(emulator),
+    )  # fmt: skip
+    assert edited.duration == 3.0  # duration 0: the input's length
+    assert edited.metadata["usage"]["input_video_duration"] == 3.0
+    src, out = frames(clip.path), frames(edited.path)
+    assert len(out) == len(src) == 90
+    for i in (0, 45, 89):
+        expected = Image.fromarray(src[i]).resize((out[i].shape[1], out[i].shape[0]))
+        tinted = np.clip(np.asarray(expected, np.float32) * EDIT_TINT, 0, 255).astype(np.uint8)
+        body = slice(out[i].shape[0] // 3, None)  # below the reference thumbnails
+        assert error(out[i][body], tinted[body]) < CLOSE
+        assert error(out[i], src[i]) > 3 * CLOSE  # visibly not the input itself
+    corner = out[0][20, out[0].shape[1] - 40].astype(np.float32)
+    assert np.abs(corner - (220, 20, 20)).mean() < 8  # the reference shows

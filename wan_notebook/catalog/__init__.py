@@ -13,6 +13,7 @@ rows, :func:`lookup` (an open catalog: unknown ids are sent as given) and :func:
 from __future__ import annotations
 
 from .media_rows import (  # issue 14
+    AUDIO_SETTINGS,
     MAX_DURATION_WITH_VIDEO,
     MEDIA_ROWS,
     InputRule,
@@ -45,6 +46,7 @@ from .registry import (
 )
 
 __all__ = [
+    "AUDIO_SETTINGS",
     "CREATE_PATH",
     "DEFAULT_MODEL",
     "DEFAULT_REGION",

@@ -18,6 +18,7 @@ from .models import Model
 from .new_rows import WAN27_PIXELS
 
 __all__ = [
+    "AUDIO_SETTINGS",
     "IMAGE2VIDEO_PATH",
     "IMAGE_FORMATS",
     "INPUT_COMBOS",
@@ -198,6 +199,21 @@ _WAN27_R2V = Model(
         "duration: [2, 10] with a reference video per the API page; the console says [2, 10]",
     ),
 )
+#: wan2.7-videoedit: one input ``video`` (2-10 s), up to 4 reference images; ``duration`` 0 (the
+#: default) keeps the input's length, else [2, 10] cut from second 0; ``ratio`` has no default
+#: (the input's shape); ``audio_setting`` auto | origin (PROTOCOL 14.2, 14.3).
+_WAN27_VIDEOEDIT = dataclasses.replace(
+    _WAN27_R2V,
+    id="wan2.7-videoedit",
+    durations=tuple(range(2, 11)),
+    default_duration=0,
+    default_ratio="",
+    prompt_max=5000,
+    notes=("duration 0 (default): the input's length; billed input + output seconds",),
+)
+#: ``parameters.audio_setting`` values (wan2.7-videoedit).
+AUDIO_SETTINGS = ("auto", "origin")
+
 #: Longest duration when a reference video is present (PROTOCOL 14.2).
 MAX_DURATION_WITH_VIDEO = {"wan2.7-r2v": 10, "wan2.7-r2v-2026-06-12": 10}
 
@@ -259,6 +275,7 @@ MEDIA_ROWS: tuple[Model, ...] = (
     dataclasses.replace(_WAN27_I2V, id="wan2.7-i2v-2026-04-25"),
     _WAN27_R2V,
     dataclasses.replace(_WAN27_R2V, id="wan2.7-r2v-2026-06-12"),
+    _WAN27_VIDEOEDIT,
     _WAN26_R2V,
     dataclasses.replace(_WAN26_R2V, id="wan2.6-r2v-flash", audio_switch=True,
                         typical_seconds=120.0),
@@ -300,6 +317,12 @@ _WAN27_R2V_RULES = (
     _wan27("image", "first_frame", "image"),
 )  # fmt: skip
 
+_WAN27_VIDEOEDIT_RULES = (
+    InputRule("video", "video", "video", True, 100 * _MB, 240, 4096, 8.0, 2.0, 10.0),
+    InputRule("references", "reference_image", "image", False, 20 * _MB, max_aspect=8.0,
+              base64=True, many=4, group=4),
+)  # fmt: skip
+
 _KF2V = (
     _image("image", "first_frame_url", 10, required=True),
     _image("last_frame", "last_frame_url", 10, required=False),
@@ -318,6 +341,7 @@ INPUT_RULES: dict[str, tuple[InputRule, ...]] = {
     "wan2.1-kf2v-plus": _KF2V,
     "wan2.7-r2v": _WAN27_R2V_RULES,
     "wan2.7-r2v-2026-06-12": _WAN27_R2V_RULES,
+    "wan2.7-videoedit": _WAN27_VIDEOEDIT_RULES,
     "wan2.6-r2v": _R2V_RULES,
     "wan2.6-r2v-flash": _R2V_RULES,
     "wan2.7-i2v": _WAN27_I2V_RULES,

@@ -165,6 +165,8 @@ def validate_media(
                     r.field for r in catalog.input_rules(model) if r.role == rule.role
                 )
                 urls = [u for f in fields for u in given.get(f) or ()]
+                if not urls and not rule.required:
+                    continue
                 if not urls and model.protocol == "new":  # a media[] problem: the task FAILS
                     deferred = deferred or (
                         "InvalidParameter",
@@ -199,6 +201,7 @@ def validate_media(
         deferred = deferred or ("InvalidParameter", f"The size is not match: {size!r}.")
         size = model.default_size
     ratio = params.get("ratio", model.default_ratio) if model.ratios else None
+    ratio = ratio or None  # videoedit: no default, the input's shape
     if ratio is not None and ratio not in model.ratios:
         deferred = deferred or ("InvalidParameter", f"The ratio is not match: {ratio!r}.")
         ratio = model.default_ratio
@@ -216,7 +219,9 @@ def validate_media(
         raise _invalid(
             f"parameters.duration must be an integer number of seconds, got {duration!r}."
         )
-    if duration not in model.durations:
+    if duration == 0 and model.default_duration == 0:  # videoedit: the input's length
+        duration = round(_clip_seconds(dict(media).get("video", "")) or 5)
+    elif duration not in model.durations:
         deferred = deferred or (
             "InvalidParameter",
             f"The duration is not match: {duration} s is not supported by {model.id}.",
@@ -234,7 +239,7 @@ def validate_media(
         "negative_prompt": negative[: model.negative_prompt_max] if negative else None,
         "size": size or _size_of(dict(media), resolution),
         "duration": duration,
-        "resolution": None if size else resolution,
+        "resolution": resolution if model.protocol == "new" or not size else None,
         "audio_url": audio_url,
         "sound": sound,
         "deferred_error": deferred,
@@ -261,19 +266,19 @@ def _list_media(
         src = _source(url, model.id, oss_resolve=oss_resolve, uploads=uploads, inline=inline)
         out.append((rule.role, src))
         if problem is None and not src.startswith(("http:", "https:")):
-            video = _is_video(src)
-            problem = (video_problem if video else image_problem)(
-                Path(src), kinds["video" if video else "image"]
-            )
+            kind = "video" if _is_video(src) else "image"
+            if kind not in kinds:
+                problem = ("InvalidFile.Format", f"input.{rule.field} takes no {kind}s.")
+            else:
+                check = video_problem if kind == "video" else image_problem
+                problem = check(Path(src), kinds[kind])
     n_video = sum(1 for _, s in out if not s.startswith(("http:", "https:")) and _is_video(s))
-    if (
-        len(out) > rule.group
-        or n_video > kinds["video"].many
-        or len(out) - n_video > kinds["image"].many
-    ):
+    counts = {"video": n_video, "image": len(out) - n_video}
+    if len(out) > rule.group or any(counts[k] > r.many for k, r in kinds.items()):
+        limits = " and ".join(f"{r.many} {k}s" for k, r in kinds.items())
         problem = problem or (
             "InvalidParameter",
-            f"input.{rule.field}: at most 5 images and 3 videos, 5 in all.",
+            f"input.{rule.field}: at most {limits}, {rule.group} in all.",
         )
     return out, problem
 
@@ -316,7 +321,7 @@ def _size_of(media: dict[str, str], tier: str) -> str:
     from PIL import Image
 
     w, h = 16, 9
-    src = media.get("image") or media.get("first_clip") or ""
+    src = media.get("image") or media.get("first_clip") or media.get("video") or ""
     if src and not src.lower().startswith(("http://", "https://")):
         try:
             with Image.open(src) as img:
@@ -325,6 +330,18 @@ def _size_of(media: dict[str, str], tier: str) -> str:
             w, h = _video_size(src) or (16, 9)
     pw, ph = catalog.pixels_for_image(tier, w, h)
     return f"{pw}*{ph}"
+
+
+def _clip_seconds(path: str) -> float | None:
+    import av
+
+    if not path or path.startswith(("http:", "https:")):
+        return None
+    try:
+        with av.open(path) as box:
+            return float(box.duration) / 1_000_000 if box.duration else None
+    except (av.error.FFmpegError, OSError):
+        return None
 
 
 def _is_video(path: str) -> bool:
@@ -410,6 +427,16 @@ def _nearest_ratio(model: catalog.Model, aspect: float) -> str:
         return int(a) / int(b)
 
     return min(model.ratios, key=lambda r: abs(value(r) - aspect))
+
+
+def edit_usage(model: catalog.Model, resolution: str | None, duration: int, media: Any) -> dict:
+    """wan2.7-videoedit usage: input + output seconds, floats (PROTOCOL 14.5: 5.02 + 5.02)."""
+    seconds = round(_clip_seconds(dict(media).get("video", "")) or 0.0, 2)
+    return {
+        "duration": round(seconds + duration, 2), "input_video_duration": seconds,
+        "output_video_duration": float(duration),
+        "SR": int((resolution or model.default_resolution).rstrip("P")), "video_count": 1,
+    }  # fmt: skip
 
 
 def media_usage(model: catalog.Model, resolution: str | None, duration: int, sound: bool) -> dict:

@@ -233,6 +233,9 @@ def render_media_cached(
     directory: Path, job: Any, audio: Path | str | None, fetch: Callable[[str], bytes | None]
 ) -> Path:
     """The MP4 for a :class:`~.rendering.RenderJob` with media, rendered once per content."""
+    edit = dict(job.media).get("video")
+    if edit is not None:  # wan2.7-videoedit
+        return _render_edit_cached(Path(directory), job, edit, audio, fetch)
     refs = [src for role, src in job.media if role == "references"]
     if refs:  # r2v: the references side by side, the size as asked (PROTOCOL 16.3)
         job = _with_collage(job, refs, fetch, directory)
@@ -264,4 +267,84 @@ def render_media_cached(
                 path, first=first, last=last, width=width, height=height,
                 duration=job.duration, fps=job.fps, seed=job.seed, audio=audio, clip=clip,
             )  # fmt: skip
+    return path
+
+
+#: How an edited clip is visibly derived from its input: each frame tinted (cool) per channel.
+EDIT_TINT = (0.55, 0.8, 1.25)
+
+
+class _EditScene:
+    """wan2.7-videoedit: the input clip's frames (scaled, tinted by :data:`EDIT_TINT`), the
+    reference images small in the top-right corner; ``n`` frames cut from second 0 (the last
+    input frame held if the clip is shorter)."""
+
+    def __init__(self, clip: str, refs: list[Image.Image], w: int, h: int, n: int) -> None:
+        self.w, self.h, self.n = w, h, n
+        self._box = av.open(clip)
+        self._frames = self._box.decode(video=0)
+        self._last: np.ndarray | None = None
+        self.tint = np.array(EDIT_TINT, np.float32)
+        side = max(16, min(w, h) // 5)
+        self.thumbs = []
+        for pic in refs:
+            small = pic.copy()
+            small.thumbnail((side, side))
+            self.thumbs.append(np.asarray(small, np.uint8))
+
+    def rgb(self, i: int) -> np.ndarray:
+        frame = next(self._frames, None)
+        if frame is None:
+            self._box.close()
+        else:
+            img = frame.reformat(width=self.w, height=self.h, format="rgb24").to_ndarray()
+            self._last = np.clip(img.astype(np.float32) * self.tint, 0, 255).astype(np.uint8)
+        assert self._last is not None, "the input clip has no frames"
+        out = self._last.copy()
+        x = self.w
+        for thumb in self.thumbs:
+            th, tw = thumb.shape[:2]
+            x -= tw + 8
+            if x < 0:
+                break
+            out[8 : 8 + th, x : x + tw] = thumb
+        return out
+
+    def frame(self, i: int) -> np.ndarray:
+        vf = av.VideoFrame.from_ndarray(self.rgb(i), format="rgb24")
+        return vf.reformat(format="yuv420p").to_ndarray()
+
+
+def _render_edit_cached(
+    directory: Path, job: Any, clip: str, audio: Path | str | None, fetch: Callable[..., Any]
+) -> Path:
+    refs = [_load(src, fetch) for role, src in job.media if role == "references"]
+    digests = [_file_digest(Path(clip))] + [hashlib.sha256(r.tobytes()).hexdigest() for r in refs]
+    audio_key = audio if audio is None or audio == "tone" else _file_digest(Path(audio))
+    blob = json.dumps(["edit", MEDIA_RENDER_VERSION, job.width, job.height, job.duration,
+                       job.fps, job.seed, audio_key, digests])  # fmt: skip
+    path = directory / f"e-{hashlib.sha256(blob.encode()).hexdigest()[:40]}.mp4"
+    with _locks_guard:
+        lock = _locks.setdefault(path.name, threading.Lock())
+    with lock:
+        if not path.exists():
+            n = max(1, round(job.duration * job.fps))
+            sound = None
+            if audio is not None:
+                samples = round(n * AUDIO_RATE / job.fps)
+                sound = (
+                    _tone(job.seed, samples)
+                    if audio == "tone"
+                    else _decode_audio(Path(audio), samples)
+                )
+            scene = _EditScene(clip, refs, job.width, job.height, n)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+            os.close(fd)
+            try:
+                _encode(Path(tmp), scene, job.fps, sound)  # type: ignore[arg-type]
+                os.replace(tmp, path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
     return path

@@ -43,18 +43,22 @@ def media_body(
     seed: int | None,
     size: str = "",
     ratio: str | None = None,
+    audio_setting: str | None = None,
 ) -> dict[str, Any]:
     """The exact JSON; ``urls`` holds ``(role, field, url)`` for each input, in the request's
     order (a list input such as ``references`` keeps its order: character1 is the first)."""
     many = {r.role for r in catalog.input_rules(model) if r.many}
     if model.protocol == "new":  # wan2.7: media[] items (PROTOCOL 14.2, 14.3)
         items = [media_item(field, url) for _role, field, url in urls]
-        return new_body(
+        body = new_body(
             model=model_name, prompt=prompt or None, resolution=resolution, ratio=ratio,
             duration=duration,
             negative_prompt=negative_prompt, prompt_extend=prompt_extend, watermark=watermark,
             seed=seed, media=items,
         )  # fmt: skip
+        if audio_setting is not None:  # wan2.7-videoedit
+            body["parameters"]["audio_setting"] = audio_setting
+        return body
     inp: dict[str, Any] = {}
     if prompt:
         inp["prompt"] = prompt

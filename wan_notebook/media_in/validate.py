@@ -19,7 +19,7 @@ from .inputs import MediaInput, coerce
 __all__ = ["MEDIA_PARAMS", "check_input", "media_for"]
 
 #: The media keywords of ``generate`` / ``VideoRequest.create``, in wire order.
-MEDIA_PARAMS = ("image", "last_frame", "first_clip", "audio_url", "references")
+MEDIA_PARAMS = ("image", "last_frame", "first_clip", "audio_url", "video", "references")
 
 
 def _models_taking(role: str) -> str:
