@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from . import checks
+from . import results as _results
 from .errors import ParameterTypeError, ValidationError
 from .jobs import JobEvent, Runner, run_sync
 from .request import PARAMS, VideoRequest
@@ -391,3 +392,7 @@ def attach(
             on_event=on_event,
         )
     )
+
+
+# issue 14: VideoResult.extend() generates through this module (results cannot import it)
+_results._generate = generate

@@ -29,6 +29,7 @@ from .errors import (
     WaitTimeoutError,
     WanError,
 )
+from .media_options import add_media_options, media_params
 from .options import add_generation_options, request_params
 
 __all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "main"]
@@ -85,6 +86,7 @@ def build_parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("generate", help="generate a video and save it (prints the path)")
     gen.add_argument("prompt", help="what the video shows")
     add_generation_options(gen)
+    add_media_options(gen)  # issue 14: --image / --last-frame / --first-clip
     gen.add_argument("--json", action="store_true", help="print the result as JSON")
     _connection_args(gen)
 
@@ -245,7 +247,7 @@ def _resume_hint(task_id: str, status: str | None = None) -> str:
 def _cmd_generate(args: argparse.Namespace) -> int:
     from .request import VideoRequest
 
-    request = VideoRequest.create(args.prompt, **request_params(args))
+    request = VideoRequest.create(args.prompt, **request_params(args), **media_params(args))
     with _Connection(args) as conn:
         result = asyncio.run(_follow(conn, args, request))
     _print_result(result, args.json)

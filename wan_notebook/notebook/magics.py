@@ -23,6 +23,7 @@ from traitlets import Bool, Float, Int, Unicode
 
 from .. import catalog, checks
 from ..errors import ValidationError, WanError
+from ..media_options import media_argument_decorators, media_params
 from ..options import GENERATION_OPTIONS, argument_decorators
 from . import render
 from .interpolate import interpolate
@@ -76,7 +77,7 @@ _QUOTABLE = ("model", "size", "negative_prompt", "audio_url", "directory")
 
 def _generation_arguments(func: Any) -> Any:
     """Every generation flag of :data:`~wan_notebook.options.GENERATION_OPTIONS`."""
-    for decorate in argument_decorators():
+    for decorate in [*media_argument_decorators(), *argument_decorators()]:  # + issue 14 media
         func = decorate(func)
     return func
 
@@ -114,7 +115,10 @@ def parse_cell_options(line: str) -> argparse.Namespace:
 
 
 def build_request(
-    prompt: str, args: argparse.Namespace, defaults: Mapping[str, Any]
+    prompt: str,
+    args: argparse.Namespace,
+    defaults: Mapping[str, Any],
+    namespace: Mapping[str, Any] | None = None,
 ) -> VideoRequest:
     """The validated request from the prompt, the cell options and the configured defaults.
 
@@ -135,6 +139,8 @@ def build_request(
         if key not in params and defaults.get(trait) is not None:
             params[key] = defaults[trait]
             origin[key] = f"%config WanVideoMagic.{trait}"
+    for key, value in media_params(args, namespace).items():  # issue 14: --image NAME_OR_PATH
+        params[key], origin[key] = value, "--" + key.replace("_", "-")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always")
@@ -279,7 +285,7 @@ class WanVideoMagic(Magics):
         filled = interpolate(cell.strip(), ns)
         if filled.missing:
             _warn_missing(cell, filled.missing)
-        request = build_request(filled.text, args, self._defaults())
+        request = build_request(filled.text, args, self._defaults(), ns)
         loop = self._job_loop(background=args.background)
         runner = self._runner(args.directory, args.timeout, loop)
         embed = self.embed if args.embed is None else args.embed
