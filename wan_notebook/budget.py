@@ -106,7 +106,7 @@ def folder_budget_from_env() -> str | None:
 
 def enforce(
     requests: Iterable[Any], max_cost: Any, *, region: str | None, base_url: str | None,
-    output_dir: Any, new: bool, folder_budget: Any = None,
+    output_dir: Any, new: bool, folder_budget: Any = None, param: str = "max_cost",
 ) -> tuple[CostEstimate | None, Any]:  # fmt: skip
     """Check the per-call cap and reserve against the folder budget, before any request.
 
@@ -120,15 +120,15 @@ def enforce(
     store = OutputStore(output_dir)
     saved = set() if new else {i for i, r in enumerate(reqs) if _is_saved(store, r)}
     est = estimate_cost(reqs, region, base_url=base_url, saved=saved)
-    cap = parse_budget(max_cost, est.currency, "max_cost")
+    cap = parse_budget(max_cost, est.currency, param)
     if cap is not None:
-        check_budget(est, cap)
+        check_budget(est, cap, param)
     if folder is None:
         return est, None
-    param = "folder_budget" if folder_budget is not None else "WAN_NOTEBOOK_BUDGET"
-    fcap = parse_budget(folder, est.currency, param)
+    where = "folder_budget" if folder_budget is not None else "WAN_NOTEBOOK_BUDGET"
+    fcap = parse_budget(folder, est.currency, where)
     assert fcap is not None
-    return est, spending.reserve(store, est, fcap, param)
+    return est, spending.reserve(store, est, fcap, where)
 
 
 def _is_saved(store: OutputStore, request: Any) -> bool:
