@@ -107,6 +107,7 @@ def folder_budget_from_env() -> str | None:
 def enforce(
     requests: Iterable[Any], max_cost: Any, *, region: str | None, base_url: str | None,
     output_dir: Any, new: bool, folder_budget: Any = None, param: str = "max_cost",
+    folder_param: str = "folder_budget",
 ) -> tuple[CostEstimate | None, Any]:  # fmt: skip
     """Check the per-call cap and reserve against the folder budget, before any request.
 
@@ -125,7 +126,7 @@ def enforce(
         check_budget(est, cap, param)
     if folder is None:
         return est, None
-    where = "folder_budget" if folder_budget is not None else "WAN_NOTEBOOK_BUDGET"
+    where = folder_param if folder_budget is not None else "WAN_NOTEBOOK_BUDGET"
     fcap = parse_budget(folder, est.currency, where)
     assert fcap is not None
     return est, spending.reserve(store, est, fcap, where)

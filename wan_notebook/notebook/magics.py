@@ -24,6 +24,7 @@ from traitlets import Bool, Float, Int, Unicode
 from .. import catalog, checks
 from ..errors import ValidationError, WanError
 from ..options import GENERATION_OPTIONS, argument_decorators
+from . import costing as _costing
 from . import render
 from .interpolate import interpolate
 from .interrupt import CellInterrupted, in_magic_terms, stop_following
@@ -71,7 +72,7 @@ _FLAG_FOR = {o.param: o.long_flag for o in reversed(GENERATION_OPTIONS) if o.par
 
 
 # string options whose value may be quoted on the line ("blurry, low quality")
-_QUOTABLE = ("model", "size", "negative_prompt", "audio_url", "directory")
+_QUOTABLE = ("model", "size", "negative_prompt", "audio_url", "directory", "max_cost")
 
 
 def _generation_arguments(func: Any) -> Any:
@@ -204,6 +205,9 @@ class WanVideoMagic(Magics):
     widgets = Bool(True, help="Use ipywidgets for the live panel when a kernel has them.").tag(
         config=True
     )
+    budget = Unicode(
+        None, allow_none=True, help='Folder budget, e.g. "5 USD" (None: WAN_NOTEBOOK_BUDGET).'
+    ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -229,6 +233,8 @@ class WanVideoMagic(Magics):
               help="put the video into the notebook as base64 (Colab, sharing)")  # fmt: skip
     @argument("--no-embed", dest="embed", action="store_const", const=False,
               help="reference the saved file (the default)")  # fmt: skip
+    @argument("--max-cost", default=None, metavar="AMOUNT",
+              help='refuse unless the estimate\'s high is at most this ("5 USD")')  # fmt: skip
     @argument("--background", "-b", action="store_true",
               help="return at once; the panel keeps updating (-o binds the Job)")  # fmt: skip
     @argument("-o", "--output", metavar="NAME", help="bind the VideoResult (or Job) to NAME")
@@ -283,10 +289,26 @@ class WanVideoMagic(Magics):
         loop = self._job_loop(background=args.background)
         runner = self._runner(args.directory, args.timeout, loop)
         embed = self.embed if args.embed is None else args.embed
+        est, held = self._cost_check(request, args)  # issue 15: refused before any request
         panel = self._panel(request, embed=embed, cancel_button=args.background)
+        panel.state.cost = _costing.estimate_label(est)
         panel.show()
         job = runner.submit(request, new=args.new)
+        _costing.release_when_done([job], held)
         return self._run(job, panel, args)
+
+    def _cost_check(self, request: VideoRequest, args: argparse.Namespace) -> tuple[Any, Any]:
+        """``--max-cost`` and the folder budget (``%config WanVideoMagic.budget``)."""
+        _, base_url, region, _ = self._settings()
+        try:
+            est, held = _costing.guard_job_start(
+                [request], args.max_cost, folder_budget=self.budget, region=region,
+                base_url=base_url, directory=args.directory or self.directory, new=args.new,
+                folder_param="%config WanVideoMagic.budget",
+            )  # fmt: skip
+        except ValidationError as exc:
+            raise UsageError(str(exc).replace("\n", " ")) from None
+        return est or _costing.estimate(request, region, base_url), held
 
     def _panel(
         self,

@@ -1,0 +1,74 @@
+"""Cost in the notebook: the magic's ``--max-cost`` / folder budget, and the panel's cost line.
+
+The checks are :mod:`wan_notebook.budget`'s (refused before any request); a folder-budget
+reservation is released when the job ends. The panel shows ``est. $0.50`` while the task runs
+and ``est. $0.50 -> $0.50`` (estimate -> actual, from the sidecar's ``cost``) once saved.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .. import budget
+from ..cost import CostEstimate, estimate_cost, money
+
+__all__ = ["cost_label", "estimate", "estimate_label", "guard_job_start", "release_when_done"]
+
+
+def estimate_label(est: CostEstimate | None) -> str:
+    """``est. $0.50`` (a range when the estimate is one; ``est. ?`` for an unknown price)."""
+    if est is None:
+        return ""
+    if est.unknown:
+        return "est. ? (price unknown)"
+    return "est. " + est.range_text()
+
+
+def cost_label(state: Any) -> str:
+    """The panel's cost text for its current state (empty when nothing is known)."""
+    result = getattr(state, "result", None)
+    if result is not None:
+        if getattr(result, "cached", False):
+            return "saved before: no new cost"
+        cost = (getattr(result, "metadata", None) or {}).get("cost") or {}
+        if cost:
+            cur = cost.get("currency", "")
+            est = money(cost.get("estimate"), cur)
+            return f"est. {est} -> {money(cost.get('actual'), cur)}"
+    return str(getattr(state, "cost", "") or "")
+
+
+def guard_job_start(
+    requests: list[Any], max_cost: Any, *, folder_budget: Any, region: str | None,
+    base_url: str | None, directory: Any, new: bool, param: str = "--max-cost",
+    folder_param: str = "folder_budget",
+) -> tuple[CostEstimate | None, Any]:  # fmt: skip
+    """Check ``max_cost`` and reserve the folder budget before anything is sent; returns the
+    estimate (None when no budget applies) and the reservation to release later."""
+    return budget.enforce(
+        requests, max_cost, region=region, base_url=base_url, output_dir=directory, new=new,
+        folder_budget=folder_budget or None, param=param, folder_param=folder_param,
+    )  # fmt: skip
+
+
+def estimate(request: Any, region: str | None, base_url: str | None) -> CostEstimate | None:
+    """The estimate for the panel (None when the region cannot be resolved)."""
+    try:
+        return estimate_cost([request], region, base_url=base_url)
+    except Exception:  # a view: an unusable region is reported by the run itself
+        return None
+
+
+def release_when_done(jobs: list[Any], held: Any) -> None:
+    """Release a folder-budget reservation once every job of ``jobs`` has ended."""
+    if held is None:
+        return
+    pending = {id(j) for j in jobs}
+
+    def done(job: Any) -> None:
+        pending.discard(id(job))
+        if not pending:
+            budget.release(held)
+
+    for job in jobs:
+        job.add_done_callback(done)
