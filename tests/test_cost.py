@@ -169,3 +169,10 @@ def test_actual_cost_from_usage() -> None:
     assert legacy["actual"] == pytest.approx(3.0)
     unknown = actual_cost({"model": "wan3.0-video", "resolution": "720P"}, "beijing", usage)
     assert unknown["actual"] is None and unknown["source"].startswith("unknown")
+
+
+def test_items_of_the_wrong_type_are_named() -> None:
+    from wan_notebook.errors import ValidationError
+
+    with pytest.raises(ValidationError, match=r"requests\[1\] \[.nested.\] is a list"):
+        estimate_cost(["a prompt", ["nested"]], "singapore")

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import budget as _budget
 from . import checks
-from .cost import region_for_estimate
+from .cost import ResultList, region_for_estimate
 from .errors import ParameterTypeError, ValidationError
 from .jobs import JobEvent, Runner, run_sync
 from .request import PARAMS, VideoRequest
@@ -297,7 +297,7 @@ async def agenerate_many(
         for item in outcomes:
             if isinstance(item, BaseException):
                 raise item
-    return outcomes
+    return ResultList(outcomes)  # a list with .cost (issue 15)
 
 
 def _check_many(

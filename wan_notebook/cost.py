@@ -33,10 +33,20 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from . import catalog
+from . import catalog, checks
 from .catalog import pricing
 
-__all__ = ["CostEstimate", "CostLine", "estimate_cost", "money", "region_for_estimate"]
+__all__ = [
+    "CostEstimate",
+    "CostLine",
+    "ResultList",
+    "SpendTotal",
+    "actual_cost",
+    "estimate_cost",
+    "money",
+    "region_for_estimate",
+    "total_cost",
+]
 
 _SYMBOL = {"USD": "$", "CNY": "¥"}
 #: Output seconds of smart duration when the catalog does not say (PROTOCOL 18.1: 2-30 s).
@@ -337,6 +347,11 @@ def estimate_cost(
     for i, item in enumerate(items):
         if isinstance(item, str):
             item = {"model": catalog.DEFAULT_MODEL}
+        elif not isinstance(item, Mapping) and not hasattr(item, "model"):
+            raise checks.type_error(
+                f"requests[{i}]", item, "each item is a VideoRequest, a dict of parameters "
+                "or a prompt",
+            )  # fmt: skip
         line = line_for(item, name)
         if saved and i in saved:
             line = dataclasses.replace(
@@ -387,3 +402,62 @@ def actual_cost(request: Any, region: str, usage: Mapping[str, Any]) -> dict[str
         "billed_seconds": secs,
         "source": row.source if row is not None else f"unknown: {line.unknown}",
     }
+
+
+@dataclass(frozen=True)
+class SpendTotal:
+    """What finished results cost: per currency ``(estimate, actual)`` of the new videos, and
+    how many came from the cache (no cost) or have no known price."""
+
+    videos: int
+    cached: int
+    unknown: int
+    by_currency: dict[str, tuple[float, float]]
+
+    def short(self) -> str:
+        """``spent $0.75 (est. $0.75)``, one part per currency (empty when nothing new)."""
+        parts = [
+            f"spent {money(act, cur)} (est. {money(est, cur)})"
+            for cur, (est, act) in sorted(self.by_currency.items())
+        ]
+        return "; ".join(parts)
+
+    def __str__(self) -> str:
+        text = f"{self.videos} new video{'s' if self.videos != 1 else ''}"
+        if self.short():
+            text += ": " + self.short()
+        if self.cached:
+            text += f"; {self.cached} saved before (no cost)"
+        if self.unknown:
+            text += f"; {self.unknown} with an unknown price"
+        return text
+
+
+def total_cost(results: Iterable[Any]) -> SpendTotal:
+    """Sum the sidecar ``cost`` of results (errors and other items are skipped)."""
+    videos = cached = unknown = 0
+    sums: dict[str, tuple[float, float]] = {}
+    for r in results:
+        meta = getattr(r, "metadata", None)
+        if meta is None:
+            continue
+        if getattr(r, "cached", False):
+            cached += 1
+            continue
+        videos += 1
+        cost = meta.get("cost") or {}
+        if cost.get("actual") is None:
+            unknown += 1
+            continue
+        est, act = sums.get(cost["currency"], (0.0, 0.0))
+        sums[cost["currency"]] = (est + (cost.get("estimate") or 0.0), act + cost["actual"])
+    return SpendTotal(videos, cached, unknown, sums)
+
+
+class ResultList(list):  # type: ignore[type-arg]
+    """The list ``generate_many`` returns, with :attr:`cost`: what its new videos cost."""
+
+    @property
+    def cost(self) -> SpendTotal:
+        """The totals of :func:`total_cost` over this list."""
+        return total_cost(self)

@@ -85,3 +85,30 @@ def test_config_budget_caps_the_folder(ip, emulator, monkeypatch, tmp_path: Path
 
     with sqlite3.connect(tmp_path / "wan_outputs" / "index.sqlite") as conn:
         assert conn.execute("SELECT COUNT(*) FROM reservations").fetchone()[0] == 0
+
+
+def test_batch_grid_caps_and_totals(emulator, tmp_path: Path, monkeypatch, shell) -> None:
+    from wan_notebook.notebook.batch import BatchGrid
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("WAN_NOTEBOOK_POLL_SCALE", "0.005")
+    env = {"output_dir": "out", "api_key": emulator.api_key, "base_url": emulator.base_url}
+    fast = {"model": "wan2.5-t2v-preview", "size": "832*480", "duration": 5}
+    with pytest.raises(BudgetExceededError, match=r"high \$0.5\) exceeds max_cost \$0.4"):
+        BatchGrid.start(["a", "b"], max_cost=0.4, show=False, **fast, **env)
+    with pytest.raises(BudgetExceededError):
+        BatchGrid.run(["a", "b"], max_cost=0.4, show=False, **fast, **env)
+    assert emulator.stats()["tasks_created"] == 0
+    assert sum(emulator.stats()["requests"].values()) == 0
+    grid = BatchGrid(widgets=False)
+    outcomes = generate_many_with(grid, ["a", "b"], max_cost=0.5, **fast, **env)
+    assert all(o.path.is_file() for o in outcomes)
+    assert "2 jobs: 2 SUCCEEDED · est. $0.5 · spent $0.5 (est. $0.5)" in grid.summary()
+    assert str(outcomes.cost) == "2 new videos: spent $0.5 (est. $0.5)"
+
+
+def generate_many_with(grid: Any, prompts: list[str], **kw: Any) -> Any:
+    from wan_notebook import generate_many
+
+    with capture_output():
+        return generate_many(prompts, on_job=grid.add, **kw)

@@ -10,9 +10,16 @@ from __future__ import annotations
 from typing import Any
 
 from .. import budget
-from ..cost import CostEstimate, estimate_cost, money
+from ..cost import CostEstimate, estimate_cost, money, region_for_estimate, total_cost
 
-__all__ = ["cost_label", "estimate", "estimate_label", "guard_job_start", "release_when_done"]
+__all__ = [
+    "cost_label",
+    "estimate",
+    "estimate_label",
+    "grid_cost_text",
+    "guard_job_start",
+    "release_when_done",
+]
 
 
 def estimate_label(est: CostEstimate | None) -> str:
@@ -51,10 +58,11 @@ def guard_job_start(
     )  # fmt: skip
 
 
-def estimate(request: Any, region: str | None, base_url: str | None) -> CostEstimate | None:
-    """The estimate for the panel (None when the region cannot be resolved)."""
+def estimate(requests: Any, region: str | None, base_url: str | None) -> CostEstimate | None:
+    """The estimate of a request or a list of them for a view (None when the region cannot be
+    resolved)."""
     try:
-        return estimate_cost([request], region, base_url=base_url)
+        return estimate_cost(requests, region, base_url=base_url)
     except Exception:  # a view: an unusable region is reported by the run itself
         return None
 
@@ -72,3 +80,25 @@ def release_when_done(jobs: list[Any], held: Any) -> None:
 
     for job in jobs:
         job.add_done_callback(done)
+
+
+def grid_cost_text(jobs: list[Any]) -> str:
+    """``est. $0.75 · spent $0.50 (est. $0.50)`` for a batch: the estimate of every job's
+    request (cached ones included at their price) and what the finished ones cost."""
+    requests = [j.request for j in jobs if getattr(j, "request", None) is not None]
+    if not requests:
+        return ""
+    store = getattr(getattr(jobs[0], "runner", None), "store", None)
+    est = estimate(requests, getattr(store, "price_region", None), None)
+    results = [j._future.result() for j in jobs if j.done() and j.exception() is None]
+    spent = total_cost(results).short()
+    return " · ".join(x for x in (estimate_label(est), spent) if x)
+
+
+def price_region(region: str | None, client: Any) -> str | None:
+    """The region a runner's saved videos are priced in: the given one, else the one its
+    client's base URL points at (None: ``DASHSCOPE_REGION`` / the default decides)."""
+    try:
+        return region_for_estimate(region, getattr(client, "base_url", None))
+    except Exception:  # the client reports an unusable region itself
+        return None

@@ -39,6 +39,7 @@ from .. import catalog
 from ..errors import ValidationError, WanError
 from ..options import GENERATION_OPTIONS
 from . import render
+from .costing import price_region
 from .interpolate import _NAME, interpolate
 
 if TYPE_CHECKING:
@@ -301,6 +302,7 @@ class RunnerSource:
                 store=OutputStore(self.directory), client=client, timeout=self.timeout,
                 loop=loop, concurrency=self.concurrency,
             )  # fmt: skip
+            runner.store.price_region = price_region(self.region, client)  # issue 15
             self._runners[id(loop)] = runner
         return runner
 

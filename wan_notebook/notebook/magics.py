@@ -401,6 +401,7 @@ class WanVideoMagic(Magics):
             except ValidationError as exc:  # a base_url, key or region that cannot be used
                 raise UsageError(str(exc).replace("\n", " ")) from None
             runner = Runner(store=store, client=client, timeout=timeout, loop=loop)
+            store.price_region = _costing.price_region(region, client)  # issue 15
             self._runners[ident] = runner
         return runner
 
