@@ -299,20 +299,31 @@ _cache: dict[tuple[Any, ...], CostLine] = {}
 _cache_version = -1
 
 
+_MEDIA_NAMES = ("input_video_seconds", "reference_images", "video", "references")
+#: type -> the media attribute names its objects have (looked up once per type: speed)
+_media_of_type: dict[type, tuple[str, ...]] = {}
+
+
 def line_for(item: Any, region: str) -> CostLine:
     """The :class:`CostLine` of one request (a VideoRequest, a dict of parameters, or an
     object with the same attributes) in ``region``."""
-    videos, images = _videos(item)
-    key = (
-        _field(item, "model", catalog.DEFAULT_MODEL) or catalog.DEFAULT_MODEL,
-        region,
-        _field(item, "size", "") or "",
-        _field(item, "resolution"),
-        _field(item, "duration", 0) or 0,
-        _field(item, "audio"),
-        videos,
-        images,
-    )
+    if isinstance(item, Mapping):
+        videos, images = _videos(item) if any(n in item for n in _MEDIA_NAMES) else ((), 0)
+        key = (
+            item.get("model") or catalog.DEFAULT_MODEL, region, item.get("size") or "",
+            item.get("resolution"), item.get("duration") or 0, item.get("audio"), videos, images,
+        )  # fmt: skip
+    else:
+        kind = type(item)
+        media = _media_of_type.get(kind)
+        if media is None:
+            media = _media_of_type[kind] = tuple(n for n in _MEDIA_NAMES if hasattr(item, n))
+        videos, images = _videos(item) if media else ((), 0)
+        key = (
+            item.model or catalog.DEFAULT_MODEL, region, getattr(item, "size", "") or "",
+            getattr(item, "resolution", None), getattr(item, "duration", 0) or 0,
+            getattr(item, "audio", None), videos, images,
+        )  # fmt: skip
     line = _cache.get(key)
     if line is None:
         line = _cache[key] = _line(*key)
@@ -344,10 +355,12 @@ def estimate_cost(
     lines: list[CostLine] = []
     unknown: list[tuple[int, str, str]] = []
     lo = ex = hi = 0.0
+    default = {"model": catalog.DEFAULT_MODEL}
+    append = lines.append
     for i, item in enumerate(items):
         if isinstance(item, str):
-            item = {"model": catalog.DEFAULT_MODEL}
-        elif not isinstance(item, Mapping) and not hasattr(item, "model"):
+            item = default
+        elif not hasattr(item, "model") and not isinstance(item, Mapping):
             raise checks.type_error(
                 f"requests[{i}]", item, "each item is a VideoRequest, a dict of parameters "
                 "or a prompt",
@@ -357,7 +370,7 @@ def estimate_cost(
             line = dataclasses.replace(
                 line, seconds=(0.0, 0.0, 0.0), low=0.0, expected=0.0, high=0.0, cached=True
             )
-        lines.append(line)
+        append(line)
         if line.expected is None:
             unknown.append((i, line.model, line.unknown))
         else:
