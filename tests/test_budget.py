@@ -197,3 +197,15 @@ def test_a_dead_holder_reservation_is_dropped(tmp_path: Path) -> None:
     assert second.stdout.readline().split() == ["held", "0.25"]
     second.communicate("\n", timeout=60)
     assert second.returncode == 0
+
+
+def test_spend_survives_an_index_rebuild(emulator, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    api.generate_many(["a", "b"], output_dir=out, **FAST, **conn(emulator))
+    before = OutputStore(out).spend()
+    (out / "index.sqlite").unlink()
+    for extra in out.glob("index.sqlite-*"):
+        extra.unlink()
+    report = OutputStore(out).rebuild_index()
+    assert report.added == 2
+    assert OutputStore(out).spend() == before and before[0]["actual"] == pytest.approx(0.5)

@@ -12,11 +12,13 @@ Amounts are summed per currency; a folder budget counts the spend in its own cur
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sqlite3
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..cost import actual_cost, region_for_estimate
@@ -31,6 +33,7 @@ __all__ = [
     "record",
     "release",
     "reserve",
+    "restore",
     "summary",
 ]
 
@@ -99,6 +102,23 @@ def cost_of_saved(
     day = str(row["created_at"] or sidecar.get("saved_at") or "")[:10]
     record(conn, row["task_id"], row["model"], day, cost)
     return cost
+
+
+def restore(conn: sqlite3.Connection, row: dict[str, Any], sidecar_path: Any) -> None:
+    """Put a rebuilt task's ``cost`` (from its sidecar) back into ``spend``; a sidecar
+    without a well-formed ``cost`` (older versions) adds nothing."""
+    try:
+        cost = json.loads(Path(sidecar_path).read_text(encoding="utf-8")).get("cost")
+    except (OSError, ValueError, AttributeError):
+        return
+    if not isinstance(cost, dict) or cost.get("currency") not in ("USD", "CNY"):
+        return
+    numbers = ("estimate", "actual", "price_per_second", "billed_seconds")
+    if any(not isinstance(cost.get(k), (int, float, type(None))) for k in numbers):
+        return
+    created = row.get("created_at")
+    day = (created if isinstance(created, str) else str(created or ""))[:10]
+    record(conn, row["task_id"], row["model"], day, cost)
 
 
 def _drop_dead(conn: sqlite3.Connection) -> None:
