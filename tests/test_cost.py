@@ -176,3 +176,23 @@ def test_items_of_the_wrong_type_are_named() -> None:
 
     with pytest.raises(ValidationError, match=r"requests\[1\] \[.nested.\] is a list"):
         estimate_cost(["a prompt", ["nested"]], "singapore")
+
+
+def test_media_inputs_of_issue_14_are_read() -> None:
+    from types import SimpleNamespace as NS
+
+    class WithMedia:  # VideoRequest.media: MediaInput(role, kind, seconds, url)
+        model = "wan2.7-r2v"
+        resolution = "720P"
+        duration = 5
+        media = (
+            NS(role="reference_video", kind="video", seconds=4.0, url=None),
+            NS(role="reference_video", kind="remote", seconds=None, url="https://x/clip.MP4"),
+            NS(role="reference_image", kind="image", seconds=None, url=None),
+        )
+
+    est = estimate_cost(WithMedia(), "beijing")
+    # 2 videos -> cap 2.5 each: 4 s -> 2.5; the remote one 1..30 s -> 1..2.5
+    assert (est.low, est.high) == pytest.approx(((5 + 2.5 + 1) * 0.6, (5 + 2.5 + 2.5) * 0.6))
+    req = VideoRequest.create("x", model="wan2.6-t2v", size="1280*720", duration=5)
+    assert estimate_cost(req, "singapore").lines[0].seconds == (5.0, 5.0, 5.0)

@@ -209,6 +209,13 @@ def _videos(item: Any) -> tuple[tuple[float | None, ...], int]:
             videos.append(None)
         else:
             images += 1
+    for m in _field(item, "media", None) or ():  # issue 14's MediaInput: role, kind, seconds
+        kind, url = getattr(m, "kind", ""), str(getattr(m, "url", "") or "").lower()
+        if kind == "video" or (kind == "remote" and url.endswith(_VIDEO_SUFFIXES)):
+            seconds = getattr(m, "seconds", None)
+            videos.append(None if seconds is None else float(seconds))
+        elif "reference" in str(getattr(m, "role", "")) and kind in ("image", "remote"):
+            images += 1
     return tuple(videos), images
 
 
@@ -299,7 +306,7 @@ _cache: dict[tuple[Any, ...], CostLine] = {}
 _cache_version = -1
 
 
-_MEDIA_NAMES = ("input_video_seconds", "reference_images", "video", "references")
+_MEDIA_NAMES = ("input_video_seconds", "reference_images", "video", "references", "media")
 #: type -> the media attribute names its objects have (looked up once per type: speed)
 _media_of_type: dict[type, tuple[str, ...]] = {}
 
@@ -318,7 +325,8 @@ def line_for(item: Any, region: str) -> CostLine:
         media = _media_of_type.get(kind)
         if media is None:
             media = _media_of_type[kind] = tuple(n for n in _MEDIA_NAMES if hasattr(item, n))
-        videos, images = _videos(item) if media else ((), 0)
+        given = media and any(getattr(item, n, None) for n in media)
+        videos, images = _videos(item) if given else ((), 0)
         key = (
             item.model or catalog.DEFAULT_MODEL, region, getattr(item, "size", "") or "",
             getattr(item, "resolution", None), getattr(item, "duration", 0) or 0,

@@ -264,7 +264,8 @@ class WanVideoMagic(Magics):
 
         Defaults come from "%config WanVideoMagic" (model, size, duration, seed,
         negative_prompt, shot_type, prompt_extend, watermark, directory, embed,
-        embed_warn_mb, region, base_url, timeout, poll_scale, widgets).
+        embed_warn_mb, region, base_url, timeout, poll_scale, widgets, budget: the folder
+        budget). --max-cost AMOUNT refuses a cell whose estimate is higher, before any request.
 
         Line form, "%wanvideo SUBCOMMAND": status ID, attach ID, cancel ID, list, gallery,
         form, config, key, emulator [stop], connect. Argument mistakes raise a one-line
