@@ -113,3 +113,16 @@ def test_a_missing_prices_file_is_named(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.setenv("WAN_NOTEBOOK_PRICES", str(tmp_path / "nope.json"))
     with pytest.raises(ValidationError, match=r"nope\.json: no such file"):
         pricing.price_for("wan2.6-t2v", "beijing")
+
+
+def test_wanvideo_models_shows_prices_and_unknowns() -> None:
+    from wan_notebook.catalog import get_model
+    from wan_notebook.catalog.describe import model_lines, price_text
+
+    assert price_text(get_model("wan2.6-t2v")).startswith(
+        "beijing 720P ¥0.6, 1080P ¥1; singapore 720P $0.1, 1080P $0.15; virginia"
+    )
+    assert "beijing unknown; singapore unknown" in price_text(get_model("wan3.0-video"))
+    assert any(
+        line.startswith("  price     ") for line in model_lines(get_model("wan2.1-t2v-plus"))
+    )
