@@ -209,3 +209,26 @@ def test_spend_survives_an_index_rebuild(emulator, tmp_path: Path) -> None:
     report = OutputStore(out).rebuild_index()
     assert report.added == 2
     assert OutputStore(out).spend() == before and before[0]["actual"] == pytest.approx(0.5)
+
+
+def test_failed_tasks_cost_nothing_and_free_their_reservation(
+    emulator, tmp_path: Path, monkeypatch
+) -> None:
+    import sqlite3
+
+    out = tmp_path / "out"
+    monkeypatch.setenv("WAN_NOTEBOOK_BUDGET", "0.5")
+    emulator.faults.add("create", "fail_task", code="DataInspectionFailed", match="forbidden")
+    outcomes = api.generate_many(
+        ["a fox", "a forbidden fox"], output_dir=out, return_exceptions=True,
+        **FAST, **conn(emulator),
+    )  # fmt: skip
+    assert isinstance(outcomes[1], Exception) and outcomes[0].path.is_file()
+    assert str(outcomes.cost) == "1 new video: spent $0.25 (est. $0.25)"
+    (row,) = OutputStore(out).spend()
+    assert row["videos"] == 1 and row["actual"] == pytest.approx(0.25)
+    with sqlite3.connect(out / "index.sqlite") as db:
+        assert db.execute("SELECT COUNT(*) FROM reservations").fetchone()[0] == 0
+    # the failed one did not count: 0.25 spent + 0.25 for a new try fits 0.5
+    emulator.faults.clear()
+    assert api.generate("a cat", output_dir=out, **FAST, **conn(emulator)).path.is_file()
