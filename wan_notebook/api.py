@@ -191,20 +191,17 @@ async def agenerate(
     )  # fmt: skip
     check_params(params)
     request = VideoRequest.create(prompt, **params)
-    _, held = _budget.enforce([request], max_cost, region=region, base_url=base_url,
-                              output_dir=output_dir, new=new)  # fmt: skip
+    runner = _runner(output_dir, api_key=api_key, base_url=base_url, region=region, timeout=timeout)
+    held = None  # issue 15: a folder-budget reservation, released when the call ends
     try:
-        runner = _runner(
-            output_dir, api_key=api_key, base_url=base_url, region=region, timeout=timeout
-        )
-        try:
-            job = runner.submit(request, new=new)
-            if on_event is not None:
-                job.subscribe(on_event)
-            return await job
-        finally:
-            await runner.aclose()
+        _, held = _budget.enforce([request], max_cost, region=region, base_url=base_url,
+                                  output_dir=output_dir, new=new)  # fmt: skip
+        job = runner.submit(request, new=new)
+        if on_event is not None:
+            job.subscribe(on_event)
+        return await job
     finally:
+        await runner.aclose()
         _budget.release(held)
 
 
@@ -272,26 +269,25 @@ async def agenerate_many(
     _check_many(output_dir, new, api_key, base_url, region, timeout, concurrency,
                 return_exceptions, on_job)  # fmt: skip
     reqs = requests_from(requests, defaults)
-    _, held = _budget.enforce(reqs, max_cost, region=region, base_url=base_url,
-                              output_dir=output_dir, new=new)  # fmt: skip
+    runner = _runner(
+        output_dir,
+        api_key=api_key,
+        base_url=base_url,
+        region=region,
+        timeout=timeout,
+        concurrency=concurrency,
+    )
+    held = None  # issue 15: a folder-budget reservation, released when the call ends
     try:
-        runner = _runner(
-            output_dir,
-            api_key=api_key,
-            base_url=base_url,
-            region=region,
-            timeout=timeout,
-            concurrency=concurrency,
-        )
-        try:
-            jobs = [runner.submit(r, new=new) for r in reqs]
-            if on_job is not None:
-                for job in jobs:
-                    on_job(job)
-            outcomes = await asyncio.gather(*(_outcome(j) for j in jobs))
-        finally:
-            await runner.aclose()
+        _, held = _budget.enforce(reqs, max_cost, region=region, base_url=base_url,
+                                  output_dir=output_dir, new=new)  # fmt: skip
+        jobs = [runner.submit(r, new=new) for r in reqs]
+        if on_job is not None:
+            for job in jobs:
+                on_job(job)
+        outcomes = await asyncio.gather(*(_outcome(j) for j in jobs))
     finally:
+        await runner.aclose()
         _budget.release(held)
     if not return_exceptions:
         for item in outcomes:
