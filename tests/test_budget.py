@@ -66,7 +66,7 @@ def test_generate_refuses_over_budget_before_any_request(emulator, tmp_path: Pat
     with pytest.raises(BudgetExceededError) as info:
         api.generate("a harbour", output_dir=tmp_path, max_cost=0.2, **FAST, **conn(emulator))
     msg = str(info.value)
-    assert "$0.25" in msg and "max_cost $0.2" in msg and "nothing was sent" in msg
+    assert "$0.25" in msg and "max_cost $0.20" in msg and "nothing was sent" in msg
     assert info.value.cap == 0.2 and info.value.estimate.high == pytest.approx(0.25)
     assert nothing_sent(emulator) and not (tmp_path / "index.sqlite").exists()
 

@@ -151,9 +151,13 @@ def test_text_and_html() -> None:
     est = estimate_cost([{"model": "wan2.6-t2v", "size": "1280*720", "duration": 5}] * 2, "sg")
     text = str(est)
     assert text.startswith("2 requests in singapore: expected $1.00")
-    assert "wan2.6-t2v 720P 5 s x $0.1/s = $0.5" in text
+    assert "wan2.6-t2v 720P 5 s x $0.10/s = $0.50" in text
     assert "$1.00" in est._repr_html_()
-    assert money(0.5, "USD") == "$0.5" and money(35, "CNY") == "¥35.00"
+    assert (
+        money(0.5, "USD") == "$0.50"
+        and money(0.0375, "USD") == "$0.0375"
+        and money(35, "CNY") == "¥35.00"
+    )
 
 
 def test_actual_cost_from_usage() -> None:

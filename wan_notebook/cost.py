@@ -62,9 +62,11 @@ def money(amount: float | None, currency: str) -> str:
     if amount is None:
         return "?"
     sym = _SYMBOL.get(currency)
-    text = f"{amount:,.2f}" if amount >= 0.995 or amount == 0 else f"{amount:.3f}".rstrip("0")
-    if text.endswith("."):
-        text += "00"
+    if amount >= 0.995 or amount == 0:
+        text = f"{amount:,.2f}"
+    else:  # at least 2 decimals, up to 4 for per-second prices ($0.036, $0.0375)
+        text = f"{amount:.4f}".rstrip("0")
+        text += "0" * max(0, 2 - len(text.split(".")[1]))
     return f"{sym}{text}" if sym else f"{text} {currency}"
 
 

@@ -46,7 +46,7 @@ def test_max_cost_refuses_before_any_request(ip, emulator, monkeypatch) -> None:
     use(ip, emulator, monkeypatch)
     result, _ = run(ip, f"%%wanvideo {FAST} --max-cost 0.2\na fox")
     assert isinstance(result.error_in_exec, BudgetExceededError)
-    assert "exceeds --max-cost $0.2" in str(result.error_in_exec)
+    assert "exceeds --max-cost $0.20" in str(result.error_in_exec)
     result, _ = run(ip, f"%%wanvideo {FAST} --max-cost '5 CNY'\na fox")
     assert isinstance(result.error_in_exec, UsageError)
     assert "is in CNY, but these requests are billed in USD" in str(result.error_in_exec)
@@ -94,7 +94,7 @@ def test_batch_grid_caps_and_totals(emulator, tmp_path: Path, monkeypatch, shell
     monkeypatch.setenv("WAN_NOTEBOOK_POLL_SCALE", "0.005")
     env = {"output_dir": "out", "api_key": emulator.api_key, "base_url": emulator.base_url}
     fast = {"model": "wan2.5-t2v-preview", "size": "832*480", "duration": 5}
-    with pytest.raises(BudgetExceededError, match=r"high \$0.5\) exceeds max_cost \$0.4"):
+    with pytest.raises(BudgetExceededError, match=r"high \$0.50\) exceeds max_cost \$0.40"):
         BatchGrid.start(["a", "b"], max_cost=0.4, show=False, **fast, **env)
     with pytest.raises(BudgetExceededError):
         BatchGrid.run(["a", "b"], max_cost=0.4, show=False, **fast, **env)
@@ -103,8 +103,8 @@ def test_batch_grid_caps_and_totals(emulator, tmp_path: Path, monkeypatch, shell
     grid = BatchGrid(widgets=False)
     outcomes = generate_many_with(grid, ["a", "b"], max_cost=0.5, **fast, **env)
     assert all(o.path.is_file() for o in outcomes)
-    assert "2 jobs: 2 SUCCEEDED · est. $0.5 · spent $0.5 (est. $0.5)" in grid.summary()
-    assert str(outcomes.cost) == "2 new videos: spent $0.5 (est. $0.5)"
+    assert "2 jobs: 2 SUCCEEDED · est. $0.50 · spent $0.50 (est. $0.50)" in grid.summary()
+    assert str(outcomes.cost) == "2 new videos: spent $0.50 (est. $0.50)"
 
 
 def generate_many_with(grid: Any, prompts: list[str], **kw: Any) -> Any:

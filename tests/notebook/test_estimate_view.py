@@ -44,8 +44,8 @@ def test_the_max_cost_box_warns_and_generate_refuses(emulator: Any) -> None:
         base_url=emulator.base_url, poll_scale=0.005, max_cost=0.2,
     )  # fmt: skip
     try:
-        assert "above the max cost $0.2: Generate refuses" in form.cost.label.value
-        with pytest.raises(BudgetExceededError, match=r"exceeds max cost \$0.2"):
+        assert "above the max cost $0.20: Generate refuses" in form.cost.label.value
+        with pytest.raises(BudgetExceededError, match=r"exceeds max cost \$0.20"):
             form.submit()
         form.generate.click()  # a click shows the error in the form instead
         assert "exceeds max cost" in form.message.value
