@@ -469,6 +469,7 @@ class BatchGrid:
         for every item (as :func:`wan_notebook.generate_many`). Jobs run on the kernel's loop
         (the magic's runner and settings when the extension is loaded and no connection
         setting is given), under the per-model quota. ``show`` displays the grid.
+        ``max_cost`` (and a folder budget) refuse the batch before any request.
         """
         from .. import checks
         from ..api import requests_from

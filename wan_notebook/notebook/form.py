@@ -440,7 +440,8 @@ class GenerateForm:
 
     :meth:`submit` does what the Generate button does and returns the
     :class:`~wan_notebook.jobs.Job`; :meth:`request` is the validated request of the current
-    values; :meth:`as_cell` the equivalent ``%%wanvideo`` cell.
+    values; :meth:`as_cell` the equivalent ``%%wanvideo`` cell. ``cost`` shows the live
+    estimate; its "Max cost" box (``max_cost=``) makes Generate refuse a dearer request.
     """
 
     def __init__(
