@@ -32,7 +32,10 @@ def estimate_label(est: CostEstimate | None) -> str:
 
 
 def cost_label(state: Any) -> str:
-    """The panel's cost text for its current state (empty when nothing is known)."""
+    """The panel's cost text for its current state: only on panels that showed an estimate
+    (the magic's, the form's), so a result's own view stays as it was."""
+    if not getattr(state, "cost", ""):
+        return ""
     result = getattr(state, "result", None)
     if result is not None:
         if getattr(result, "cached", False):
@@ -42,7 +45,7 @@ def cost_label(state: Any) -> str:
             cur = cost.get("currency", "")
             est = money(cost.get("estimate"), cur)
             return f"est. {est} -> {money(cost.get('actual'), cur)}"
-    return str(getattr(state, "cost", "") or "")
+    return str(state.cost)
 
 
 def guard_job_start(
