@@ -200,3 +200,10 @@ def test_media_inputs_of_issue_14_are_read() -> None:
     assert (est.low, est.high) == pytest.approx(((5 + 2.5 + 1) * 0.6, (5 + 2.5 + 2.5) * 0.6))
     req = VideoRequest.create("x", model="wan2.6-t2v", size="1280*720", duration=5)
     assert estimate_cost(req, "singapore").lines[0].seconds == (5.0, 5.0, 5.0)
+
+
+def test_a_region_the_model_is_not_offered_in_has_no_price() -> None:
+    # wan2.6-t2v is not offered in Tokyo, although Tokyo's scope lists global prices
+    est = estimate_cost({"model": "wan2.6-t2v", "size": "1280*720"}, "tokyo")
+    assert est.unknown == ((0, "wan2.6-t2v", "no price for wan2.6-t2v in tokyo"),)
+    assert estimate_cost({"model": "wan2.1-t2v-plus"}, "virginia").unknown

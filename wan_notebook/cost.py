@@ -284,6 +284,8 @@ def _line(
     secs = (out[0] + inp[0], out[1] + inp[1], out[2] + inp[2])
     currency = pricing.currency_of_region(region)
     row = pricing.price_for(model, region)
+    if info is not None and region not in info.regions:
+        row = None  # the catalog says the model is not offered there: no price applies
     if row is None:
         why = f"no price for {model} in {region}"
         return CostLine(model, region, currency, tier or "?", secs, None, None, None, None, why)
