@@ -111,3 +111,15 @@ def test_the_question_is_asked_on_a_terminal(here, emulator) -> None:
     code, err = _on_a_terminal(here, b"y\n")
     assert code == 0 and "Generate? [y/N]" in err
     assert emulator.stats()["tasks_created"] == 1
+
+
+def test_the_folder_budget_holds_on_the_command_line(here, emulator, monkeypatch, capsys) -> None:
+    monkeypatch.setenv("WAN_NOTEBOOK_BUDGET", "0.3 USD")
+    assert main(["generate", "a fox", *FAST]) == 0
+    capsys.readouterr()
+    assert main(["generate", "a hen", *FAST]) == 1
+    err = capsys.readouterr().err
+    assert "folder budget WAN_NOTEBOOK_BUDGET 0.30 USD would be exceeded: spent 0.25" in err
+    assert emulator.stats()["tasks_created"] == 1
+    assert main(["generate", "a fox", *FAST]) == 0  # saved before: free
+    assert emulator.stats()["tasks_created"] == 1
