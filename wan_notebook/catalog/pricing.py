@@ -17,6 +17,9 @@ r2v and videoedit ids are priced whether or not the catalog has their rows yet.
   add the reference videos' seconds, capped at 5 s in total and split by the number of
   reference videos (2.7) or of all reference items (2.6); ``input+output`` (wan2.7-videoedit)
   bills the input video in full. Failed tasks cost nothing (PROTOCOL 18.3).
+- Beijing's free quota (50 s per wan2.x model, 200 s per wanx2.1 model, 90 days; PROTOCOL
+  18.3) is not deducted: the account's remaining quota is not visible to the API, so the
+  list price is the honest upper figure. Other scopes have no free quota.
 
 User prices: ``WAN_NOTEBOOK_PRICES=/path/prices.json`` (read on first use) or
 :func:`set_price` add or replace rows; a bad file raises :class:`~wan_notebook.errors.
