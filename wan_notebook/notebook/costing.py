@@ -11,8 +11,10 @@ from typing import Any
 
 from .. import budget
 from ..cost import CostEstimate, estimate_cost, money, region_for_estimate, total_cost
+from ..errors import ValidationError
 
 __all__ = [
+    "check_cell",
     "cost_label",
     "estimate",
     "estimate_label",
@@ -68,6 +70,24 @@ def estimate(requests: Any, region: str | None, base_url: str | None) -> CostEst
         return estimate_cost(requests, region, base_url=base_url)
     except Exception:  # a view: an unusable region is reported by the run itself
         return None
+
+
+def check_cell(magic: Any, request: Any, args: Any) -> tuple[CostEstimate | None, Any]:
+    """A ``%%wanvideo`` cell's ``--max-cost`` and folder budget (``%config
+    WanVideoMagic.budget``); a bad amount is a one-line UsageError. Returns the estimate for
+    the panel and the reservation."""
+    from IPython.core.error import UsageError
+
+    _, base_url, region, _ = magic._settings()
+    try:
+        est, held = guard_job_start(
+            [request], args.max_cost, folder_budget=magic.budget, region=region,
+            base_url=base_url, directory=args.directory or magic.directory, new=args.new,
+            folder_param="%config WanVideoMagic.budget",
+        )  # fmt: skip
+    except ValidationError as exc:
+        raise UsageError(str(exc).replace("\n", " ")) from None
+    return est or estimate([request], region, base_url), held
 
 
 def release_when_done(jobs: list[Any], held: Any) -> None:

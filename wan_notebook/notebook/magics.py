@@ -290,26 +290,13 @@ class WanVideoMagic(Magics):
         loop = self._job_loop(background=args.background)
         runner = self._runner(args.directory, args.timeout, loop)
         embed = self.embed if args.embed is None else args.embed
-        est, held = self._cost_check(request, args)  # issue 15: refused before any request
+        est, held = _costing.check_cell(self, request, args)  # issue 15: before any request
         panel = self._panel(request, embed=embed, cancel_button=args.background)
         panel.state.cost = _costing.estimate_label(est)
         panel.show()
         job = runner.submit(request, new=args.new)
         _costing.release_when_done([job], held)
         return self._run(job, panel, args)
-
-    def _cost_check(self, request: VideoRequest, args: argparse.Namespace) -> tuple[Any, Any]:
-        """``--max-cost`` and the folder budget (``%config WanVideoMagic.budget``)."""
-        _, base_url, region, _ = self._settings()
-        try:
-            est, held = _costing.guard_job_start(
-                [request], args.max_cost, folder_budget=self.budget, region=region,
-                base_url=base_url, directory=args.directory or self.directory, new=args.new,
-                folder_param="%config WanVideoMagic.budget",
-            )  # fmt: skip
-        except ValidationError as exc:
-            raise UsageError(str(exc).replace("\n", " ")) from None
-        return est or _costing.estimate(request, region, base_url), held
 
     def _panel(
         self,
