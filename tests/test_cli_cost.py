@@ -123,3 +123,17 @@ def test_the_folder_budget_holds_on_the_command_line(here, emulator, monkeypatch
     assert emulator.stats()["tasks_created"] == 1
     assert main(["generate", "a fox", *FAST]) == 0  # saved before: free
     assert emulator.stats()["tasks_created"] == 1
+
+
+def test_a_saved_request_is_free_in_the_dry_run_and_needs_no_confirmation(
+    here, emulator, monkeypatch, capsys
+) -> None:
+    assert main(["generate", "a fox", *BIG, "--yes"]) == 0
+    capsys.readouterr()
+    assert main(["generate", "a fox", *BIG, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("1 request in singapore: expected $0.00")
+    assert "saved before, $0.00" in out
+    monkeypatch.setenv("WAN_NOTEBOOK_CONFIRM_OVER", "1")
+    assert main(["generate", "a fox", *BIG]) == 0  # free: no question, no --yes needed
+    assert emulator.stats()["tasks_created"] == 1

@@ -30,7 +30,14 @@ from .cost import CostEstimate, estimate_cost, money
 from .errors import BudgetExceededError
 from .store import OutputStore, spending
 
-__all__ = ["check_budget", "enforce", "folder_budget_from_env", "parse_budget", "release"]
+__all__ = [
+    "check_budget",
+    "enforce",
+    "folder_budget_from_env",
+    "parse_budget",
+    "release",
+    "saved_indexes",
+]
 
 #: Give a folder-budget reservation back when a call ends.
 release = spending.release
@@ -119,8 +126,7 @@ def enforce(
         return None, None
     reqs = list(requests)
     store = OutputStore(output_dir)
-    saved = set() if new else {i for i, r in enumerate(reqs) if _is_saved(store, r)}
-    est = estimate_cost(reqs, region, base_url=base_url, saved=saved)
+    est = estimate_cost(reqs, region, base_url=base_url, saved=saved_indexes(reqs, store, new))
     cap = parse_budget(max_cost, est.currency, param)
     if cap is not None:
         check_budget(est, cap, param)
@@ -130,6 +136,11 @@ def enforce(
     fcap = parse_budget(folder, est.currency, where)
     assert fcap is not None
     return est, spending.reserve(store, est, fcap, where)
+
+
+def saved_indexes(requests: list[Any], store: OutputStore, new: bool = False) -> set[int]:
+    """Indexes of the requests whose video the folder already holds or is making (free)."""
+    return set() if new else {i for i, r in enumerate(requests) if _is_saved(store, r)}
 
 
 def _is_saved(store: OutputStore, request: Any) -> bool:

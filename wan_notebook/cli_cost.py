@@ -22,6 +22,7 @@ from typing import Any
 from . import budget
 from .cost import CostEstimate, estimate_cost, money
 from .errors import ValidationError
+from .store import OutputStore
 
 __all__ = ["CONFIRM_OVER_DEFAULT", "add_cost_options", "add_spend_parser", "cmd_spend", "guard"]
 
@@ -75,18 +76,20 @@ def guard(args: argparse.Namespace, requests: list[Any]) -> Iterator[bool]:
     be sent (a dry run, or the user said no). Raises before any request otherwise."""
     region, base_url = getattr(args, "region", None), getattr(args, "base_url", None)
     directory = getattr(args, "directory", None) or "wan_outputs"
-    est = estimate_cost(requests, region, base_url=base_url)
+    new = bool(getattr(args, "new", False))
+    saved = budget.saved_indexes(requests, OutputStore(directory), new)  # saved: free
     if getattr(args, "dry_run", False):
+        est = estimate_cost(requests, region, base_url=base_url, saved=saved)
         budget.parse_budget(args.max_cost, est.currency, "--max-cost")  # still a usage check
         print(str(est))
         yield False
         return
     est, held = budget.enforce(
         requests, args.max_cost, region=region, base_url=base_url, output_dir=directory,
-        new=bool(getattr(args, "new", False)), param="--max-cost",
+        new=new, param="--max-cost",
     )  # fmt: skip
     try:
-        est = est or estimate_cost(requests, region, base_url=base_url)
+        est = est or estimate_cost(requests, region, base_url=base_url, saved=saved)
         over = _confirm_over(est.currency)
         if not getattr(args, "yes", False) and _needs_confirmation(est, over):
             if not sys.stdin.isatty():
