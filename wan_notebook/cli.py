@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from . import catalog, checks
+from . import catalog, checks, cli_cost
 from ._version import __version__
 from .errors import (
     APIError,
@@ -88,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_generation_options(gen)
     add_media_options(gen)  # issue 14: --image / --last-frame / --first-clip
     gen.add_argument("--json", action="store_true", help="print the result as JSON")
+    cli_cost.add_cost_options(gen)  # issue 15: --max-cost, --dry-run, --yes
     _connection_args(gen)
 
     for name, text in (
@@ -122,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     _connection_args(lst)
 
     sub.add_parser("models", help="the text-to-video models and their limits")
+    cli_cost.add_spend_parser(sub)  # issue 15: wanvideo spend
 
     emu = sub.add_parser("emulator", help="run the local DashScope emulator", add_help=False)
     emu.add_argument("rest", nargs=argparse.REMAINDER)
@@ -248,8 +250,11 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from .request import VideoRequest
 
     request = VideoRequest.create(args.prompt, **request_params(args), **media_params(args))
-    with _Connection(args) as conn:
-        result = asyncio.run(_follow(conn, args, request))
+    with cli_cost.guard(args, [request]) as go:  # issue 15: estimate, cap, confirm
+        if not go:
+            return 0
+        with _Connection(args) as conn:
+            result = asyncio.run(_follow(conn, args, request))
     _print_result(result, args.json)
     return 0
 
@@ -401,6 +406,7 @@ _COMMANDS = {
     "models": _cmd_models,
     "emulator": _cmd_emulator,
     "demo": _cmd_demo,
+    "spend": cli_cost.cmd_spend,
 }
 
 

@@ -173,6 +173,10 @@ class Job:
         """True once the job has a result or an error."""
         return self._future.done()
 
+    def add_done_callback(self, callback: Callable[[Job], None]) -> None:
+        """Call ``callback(job)`` once the job has a result or an error (budgets, issue 15)."""
+        self._future.add_done_callback(lambda _f: callback(self))
+
     def exception(self) -> BaseException | None:
         """The error the job ended with, if any (None while running)."""
         if not self._future.done() or self._future.cancelled():

@@ -2,9 +2,29 @@
 
 from __future__ import annotations
 
+from . import pricing
 from .models import Model
 
-__all__ = ["model_lines", "shape_text"]
+__all__ = ["model_lines", "price_text", "shape_text"]
+
+_SYMBOL = {"USD": "$", "CNY": "¥"}
+
+
+def price_text(m: Model) -> str:
+    """Per-second prices in each of the model's regions, or "unknown" (issue 15)."""
+    parts = []
+    for region in m.regions:
+        row = next((r for i in m.ids if (r := pricing.price_for(i, region)) is not None), None)
+        if row is None:
+            parts.append(f"{region} unknown")
+            continue
+        sym = _SYMBOL.get(row.currency, row.currency + " ")
+        cells = ", ".join(
+            f"{t}{'' if a is None else (' sound' if a else ' silent')} {sym}{p:g}"
+            for t, a, p in row.per_second
+        )
+        parts.append(f"{region} {cells}")
+    return "; ".join(parts) + " (per second)"
 
 
 def shape_text(m: Model) -> str:
@@ -38,6 +58,7 @@ def model_lines(m: Model) -> list[str]:
         f"  duration  {m.duration_text()} (default {default})",
         f"  prompt    up to {m.prompt_max} characters; sound: {sound}",
         f"  regions   {', '.join(m.regions)}; {m.concurrency} tasks at once",
+        f"  price     {price_text(m)}",
     ]
     if m.protocol == "new":
         cells = ", ".join(f"{r} {q}={s}" for r, q, s in m.pixels)
