@@ -93,11 +93,16 @@ def guard(args: argparse.Namespace, requests: list[Any]) -> Iterator[bool]:
         over = _confirm_over(est.currency)
         if not getattr(args, "yes", False) and _needs_confirmation(est, over):
             if not sys.stdin.isatty():
-                reason = "has an unknown price" if est.unknown else "is above"
+                threshold = f"the confirmation threshold {money(over, est.currency)}"
+                reason = (
+                    f"includes {len(est.unknown)} request(s) of unknown price, so it may be "
+                    f"above {threshold}"
+                    if est.unknown
+                    else f"is above {threshold}"
+                )
                 raise ValidationError(
-                    f"estimated cost {est.range_text()} {reason} the confirmation threshold "
-                    f"{money(over, est.currency)} (WAN_NOTEBOOK_CONFIRM_OVER); stdin is not a "
-                    "terminal, so no question was asked: pass --yes to go ahead",
+                    f"estimated cost {est.range_text()} {reason} (WAN_NOTEBOOK_CONFIRM_OVER); "
+                    "stdin is not a terminal, so no question was asked: pass --yes to go ahead",
                     param="--yes",
                     value=None,
                     allowed="--yes, or a run estimated at or below the threshold",
