@@ -375,6 +375,10 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
     for m in catalog.MODELS.values():
         print("\n".join(model_lines(m)))
+    print("\nfrom images and clips (issue 14: --image, --last-frame, --first-clip, --reference, "
+          "--video):")  # fmt: skip
+    for m in catalog.MEDIA_ROWS:
+        print("\n".join(model_lines(m)))
     return 0
 
 
