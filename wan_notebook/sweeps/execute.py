@@ -88,7 +88,8 @@ async def _worker(
             cell = later.popleft()
         else:
             return
-        on_outcome(await _run_cell(runner, manifest, cell))
+        if manifest.started(cell.index):  # False: canceled since it was queued
+            on_outcome(await _run_cell(runner, manifest, cell))
 
 
 def _claimed_elsewhere(runner: Runner, cell: Cell) -> bool:
@@ -100,7 +101,6 @@ def _claimed_elsewhere(runner: Runner, cell: Cell) -> bool:
 
 
 async def _run_cell(runner: Runner, manifest: Manifest, cell: Cell) -> CellOutcome:
-    manifest.started(cell.index)
     job: Job = runner.submit(cell.request)
 
     def on_event(event: JobEvent) -> None:

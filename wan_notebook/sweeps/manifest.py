@@ -137,9 +137,18 @@ class Manifest:
                 "SELECT * FROM cells WHERE sweep_id = ? ORDER BY idx", (self.sweep_id,)
             ).fetchall()
 
-    def started(self, index: int) -> None:
-        """The cell's job starts here."""
-        self._set(index, "running", started_at=time.time(), ended_at=None)
+    def started(self, index: int) -> bool:
+        """The cell's job starts here; False if it was canceled meanwhile (do not start it)."""
+        with self._db() as db:
+            db.execute(
+                "UPDATE cells SET state = 'running', started_at = ?, ended_at = NULL "
+                "WHERE sweep_id = ? AND idx = ? AND state NOT IN ('done', 'canceled')",
+                (time.time(), self.sweep_id, index),
+            )
+            row = db.execute(
+                "SELECT state FROM cells WHERE sweep_id = ? AND idx = ?", (self.sweep_id, index)
+            ).fetchone()
+        return row is not None and row["state"] != "canceled"
 
     def ended(
         self,
@@ -183,9 +192,12 @@ class Manifest:
             return cur.rowcount
 
     def _set(self, index: int, state: str, **fields: Any) -> None:
+        """Update a cell; ``done`` is final (another process's later look at a saved cell
+        must not show it running or failed again)."""
         cols = ", ".join(f"{k} = ?" for k in ["state", *fields])
+        keep = "" if state == "done" else " AND state != 'done'"
         with self._db() as db:
             db.execute(
-                f"UPDATE cells SET {cols} WHERE sweep_id = ? AND idx = ?",
+                f"UPDATE cells SET {cols} WHERE sweep_id = ? AND idx = ?{keep}",
                 (state, *fields.values(), self.sweep_id, index),
             )
