@@ -30,6 +30,7 @@ from .errors import (
     WanError,
 )
 from .options import add_generation_options, request_params
+from .sweeps.command import add_parser as add_sweep_parser
 
 __all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "main"]
 
@@ -143,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=60.0,
         help="emulator speed (simulated s per s; default 60)",
     )
+    add_sweep_parser(sub, _connection_args)  # issue 16: wanvideo sweep
     return parser
 
 
@@ -390,6 +392,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args.directory, speed=args.speed)
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from .sweeps.command import run
+
+    with _Connection(args) as conn:
+        conn_kw = {"base_url": conn.base_url, "region": conn.region, "api_key": conn.api_key}
+        return run(args, conn_kw, poll_scale=conn.poll_scale)
+
+
 _COMMANDS = {
     "generate": _cmd_generate,
     "status": _cmd_status,
@@ -399,6 +409,7 @@ _COMMANDS = {
     "models": _cmd_models,
     "emulator": _cmd_emulator,
     "demo": _cmd_demo,
+    "sweep": _cmd_sweep,
 }
 
 

@@ -23,11 +23,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .. import checks
-from ..api import _runner, check_call
+from ..api import check_call
+from ..jobs import Runner
 from ..loops import run_sync
+from ..store import OutputStore
 from .cells import Cell, build_cells
 from .execute import CellOutcome, execute
 from .manifest import STATES, Manifest, sweep_id
+from .pacing import PacedClient
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -122,8 +125,6 @@ class Sweep:
 
         Today: the outputs folder must be writable. Nothing is sent before this returns.
         """
-        from ..store import OutputStore
-
         if todo and OutputStore(self.output_dir).read_only:
             raise checks.fail(
                 "output_dir", str(self.output_dir), "is read-only: no video could be saved",
@@ -151,7 +152,7 @@ class Sweep:
             self._finished_here = 0
         try:
             if todo:
-                runner = _runner(self.output_dir, concurrency=self.concurrency, **self._runner_kw())
+                runner = self._runner()
                 try:
                     await execute(
                         runner, self.manifest, todo, stop=self._stop, on_outcome=self._outcome
@@ -165,9 +166,14 @@ class Sweep:
                 self.manifest.cancel_pending(c.index for c in self.cells)
         return self.status()
 
-    def _runner_kw(self) -> dict[str, Any]:
+    def _runner(self) -> Runner:
+        """A runner on this loop whose client keeps to the submit rate (:mod:`.pacing`)."""
         c = self._connection
-        return {k: c.get(k) for k in ("api_key", "base_url", "region", "timeout")}
+        client = PacedClient(c.get("api_key"), base_url=c.get("base_url"), region=c.get("region"))
+        return Runner(
+            store=OutputStore(self.output_dir), client=client, timeout=c.get("timeout"),
+            concurrency=self.concurrency,
+        )  # fmt: skip
 
     def run(self, *, retry_failed: bool = False) -> SweepStatus:
         """Synchronous :meth:`arun`; also works inside a running notebook kernel."""
@@ -240,7 +246,7 @@ class Sweep:
         """One row per cell: request, task, files, timings (see :mod:`.table`)."""
         from .table import results_frame
 
-        return results_frame(self)
+        return results_frame(self.manifest, self.output_dir, self._connection.get("region"))
 
     def export(self, path: str | os.PathLike[str], format: str | None = None) -> Path:
         """Write the results as ``parquet``, ``csv``, ``videofolder`` or ``vbench`` (see

@@ -1,12 +1,14 @@
 """Running a sweep's cells on one :class:`~wan_notebook.jobs.Runner`, a few at a time.
 
-Cells are handed to the runner lazily: per model, ``quota + 1`` workers each take the next
-cell, so a job exists (and holds its request's claim) only while it can run, not for the
-whole sweep. That keeps memory flat for thousands of cells and lets two processes split one
-sweep: a cell whose request another live process has claimed (the store's claims, one owner
-per request digest) is put aside and taken up last, when it is usually saved already; if it is
-still running elsewhere, the job simply follows the other owner's task. Paying twice is ruled
-out by the claims and the store's journal, not by this module.
+Cells are handed to the runner lazily: per model, twice ``quota`` workers each take the next
+cell (the runner's quota semaphore lets ``quota`` tasks run; the others download, save or
+wait for a slot), so a job exists (and holds its request's claim) only while it can run soon,
+not for the whole sweep; its creates are spaced by the model's submit rate (:mod:`.pacing`). That keeps memory
+flat for thousands of cells and lets two processes split one sweep: a cell whose request
+another live process has claimed (the store's claims, one owner per request digest) is put
+aside and taken up last, when it is usually saved already; if it is still running elsewhere,
+the job simply follows the other owner's task. Paying twice is ruled out by the claims and the
+store's journal, not by this module.
 """
 
 from __future__ import annotations
@@ -63,7 +65,7 @@ async def execute(
         queues.setdefault(model, deque()).append(cell)
     workers = []
     for model, queue in queues.items():
-        width = (runner.concurrency or catalog.lookup(model, warn=False).concurrency) + 1
+        width = 2 * (runner.concurrency or catalog.lookup(model, warn=False).concurrency)
         later: deque[Cell] = deque()
         for _ in range(min(width, len(queue))):
             workers.append(_worker(runner, manifest, queue, later, stop, on_outcome))
@@ -122,7 +124,9 @@ async def _run_cell(runner: Runner, manifest: Manifest, cell: Cell) -> CellOutco
         return CellOutcome(cell.index, "failed", job.task_id, False, code, time.time())
     finally:
         _forget(runner, job)
-    manifest.ended(cell.index, "done", task_id=result.task_id, cached=result.cached)
+    manifest.ended(
+        cell.index, "done", task_id=result.task_id, cached=result.cached, sidecar=result.metadata
+    )
     return CellOutcome(
         cell.index, "done", result.task_id, result.cached, None, time.time(), str(result.path)
     )

@@ -52,6 +52,9 @@ CREATE TABLE IF NOT EXISTS cells (
     error_message  TEXT,
     started_at     REAL,
     ended_at       REAL,
+    actual_prompt  TEXT,
+    service_model  TEXT,
+    usage_json     TEXT,
     PRIMARY KEY (sweep_id, idx)
 );
 CREATE INDEX IF NOT EXISTS cells_by_state ON cells (sweep_id, state);
@@ -159,11 +162,19 @@ class Manifest:
         cached: bool = False,
         error_code: str | None = None,
         error_message: str | None = None,
+        sidecar: dict[str, Any] | None = None,
     ) -> None:
-        """The cell's job ended: ``done``, ``failed`` or ``canceled``."""
+        """The cell's job ended: ``done``, ``failed`` or ``canceled``. ``sidecar``: the saved
+        result's metadata, whose service-reported fields are kept here so the results table
+        needs no file reads."""
+        side = sidecar or {}
+        prompts = side.get("prompts") or {}
         self._set(
             index, state, task_id=task_id, cached=int(cached), error_code=error_code,
             error_message=(error_message or "")[:500] or None, ended_at=time.time(),
+            actual_prompt=prompts.get("actual") or prompts.get("orig"),
+            service_model=side.get("model"),
+            usage_json=json.dumps(side["usage"]) if side.get("usage") else None,
         )  # fmt: skip
 
     def set_task(self, index: int, task_id: str) -> None:

@@ -9,6 +9,7 @@ request has several tasks (one failed, then one saved) shows the saved one.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,7 @@ from ..store import rows as store_rows
 if TYPE_CHECKING:
     import pandas as pd
 
-    from .core import Sweep
+    from .manifest import Manifest
 
 __all__ = ["COLUMNS", "results_frame"]
 
@@ -57,35 +58,30 @@ def _tasks(root: Path, digests: list[str]) -> dict[str, sqlite3.Row]:
     return best
 
 
-def _iso(value: float | None) -> Any:
-    from datetime import datetime, timezone
-
-    return None if value is None else datetime.fromtimestamp(value, timezone.utc)
-
-
 def _row(cell: sqlite3.Row, task: sqlite3.Row | None, root: Path, region: Any) -> dict[str, Any]:
     req = json.loads(cell["request_json"])
     out: dict[str, Any] = {
         "cell": cell["idx"], "prompt_index": cell["prompt_index"], "repeat": cell["repeat"],
-        "prompt": req.get("prompt"), "actual_prompt": None,
+        "prompt": req.get("prompt"), "actual_prompt": cell["actual_prompt"],
         "negative_prompt": req.get("negative_prompt"), "model": req.get("model"),
-        "service_model": None, "region": region, "seed": req.get("seed"),
+        "service_model": cell["service_model"], "region": region, "seed": req.get("seed"),
         "task_id": cell["task_id"], "state": cell["state"], "status": None,
         "cached": bool(cell["cached"]), "error_code": cell["error_code"],
-        "error_message": cell["error_message"], "started_at": _iso(cell["started_at"]),
-        "ended_at": _iso(cell["ended_at"]),
+        "error_message": cell["error_message"], "started_at": cell["started_at"],
+        "ended_at": cell["ended_at"],
     }  # fmt: skip
     for key, value in req.items():
         out.setdefault(key, value)
+    usage = json.loads(cell["usage_json"]) if cell["usage_json"] else None
     if task is not None:
-        paths = store_rows.paths(root, task["stem"])
         saved = bool(task["saved_at"])
+        stem = f"{root}{os.sep}{task['stem']}"  # journaled stems are confined to the folder
         out.update(
             task_id=task["task_id"], status=task["status"], sha256=task["sha256"],
             bytes=task["size"], error_code=task["error_code"] or out["error_code"],
             error_message=task["error_message"] or out["error_message"],
-            path=str(paths.video) if saved else None,
-            poster=str(paths.poster) if saved and task["poster"] else None,
+            path=f"{stem}.mp4" if saved else None,
+            poster=f"{stem}.png" if saved and task["poster"] else None,
             submitted_at=task["created_at"], saved_at=task["saved_at"],
         )  # fmt: skip
         media = json.loads(task["media_json"]) if task["media_json"] else {}
@@ -95,26 +91,26 @@ def _row(cell: sqlite3.Row, task: sqlite3.Row | None, root: Path, region: Any) -
             fps=media.get("fps"),
             video_seconds=media.get("duration"),
         )
-        if saved:
-            meta = store_rows.read_metadata(paths.sidecar)
+        if saved and usage is None:  # saved by an older run or another tool: read the sidecar
+            meta = store_rows.read_metadata(Path(f"{stem}.json"))
             prompts = meta.get("prompts") or {}
-            out["actual_prompt"] = prompts.get("actual") or prompts.get("orig") or out["prompt"]
+            out["actual_prompt"] = prompts.get("actual") or prompts.get("orig")
             out["service_model"] = meta.get("model")
-            for key, value in (meta.get("usage") or {}).items():
-                out[f"usage_{key}"] = value
+            usage = meta.get("usage")
+    for key, value in (usage or {}).items():
+        out[f"usage_{key}"] = value
     for key, value in json.loads(cell["meta_json"]).items():
         out[key if key not in out else f"meta_{key}"] = value
     return out
 
 
-def results_frame(sweep: Sweep) -> pd.DataFrame:
-    """The results DataFrame of ``sweep`` (see :data:`COLUMNS`)."""
+def results_frame(manifest: Manifest, output_dir: str | Path, region: str | None) -> pd.DataFrame:
+    """The results DataFrame of a sweep's cells (see :data:`COLUMNS`)."""
     import pandas as pd
 
-    cells = sweep.manifest.rows()
-    root = Path(sweep.output_dir).expanduser().absolute()
+    cells = manifest.rows()
+    root = Path(output_dir).expanduser().absolute()
     tasks = _tasks(root, [c["digest"] for c in cells])
-    region = sweep._connection.get("region")
     rows = [_row(c, tasks.get(c["digest"]), root, region) for c in cells]
     frame = pd.DataFrame.from_records(rows)
     for col in COLUMNS:
@@ -122,7 +118,9 @@ def results_frame(sweep: Sweep) -> pd.DataFrame:
             frame[col] = None
     extra = [c for c in frame.columns if c not in COLUMNS]
     frame = frame[[*COLUMNS, *extra]]
-    for col in ("submitted_at", "saved_at", "started_at", "ended_at"):
+    for col in ("submitted_at", "saved_at"):
         frame[col] = pd.to_datetime(frame[col], utc=True, errors="coerce")
+    for col in ("started_at", "ended_at"):  # epoch seconds in the manifest
+        frame[col] = pd.to_datetime(frame[col], unit="s", utc=True, errors="coerce")
     frame["run_seconds"] = (frame["ended_at"] - frame["started_at"]).dt.total_seconds()
     return frame
