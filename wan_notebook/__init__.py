@@ -50,6 +50,7 @@ _EXPORTS: dict[str, str] = {
     # research sweeps (issue 16)
     "sweep": "wan_notebook.sweeps",
     "Sweep": "wan_notebook.sweeps",
+    "SweepView": "wan_notebook.notebook.sweep_view",
     # IPython extension: %load_ext wan_notebook
     "load_ipython_extension": "wan_notebook.notebook",
     "unload_ipython_extension": "wan_notebook.notebook",

@@ -233,7 +233,7 @@ class Sweep:
     def status(self) -> SweepStatus:
         """Counts by state over every process working on this sweep, and this one's pace."""
         counts = Counter({s: 0 for s in STATES})
-        counts.update(self.manifest.states().values())
+        counts.update(self.manifest.counts())
         with self._lock:
             end = self._t_end if self._t_end is not None else time.monotonic()
             elapsed = end - self._t0 if self._t0 is not None else 0.0

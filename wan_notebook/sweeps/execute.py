@@ -3,9 +3,9 @@
 Cells are handed to the runner lazily: per model, twice ``quota`` workers each take the next
 cell (the runner's quota semaphore lets ``quota`` tasks run; the others download, save or
 wait for a slot), so a job exists (and holds its request's claim) only while it can run soon,
-not for the whole sweep; its creates are spaced by the model's submit rate (:mod:`.pacing`). That keeps memory
-flat for thousands of cells and lets two processes split one sweep: a cell whose request
-another live process has claimed (the store's claims, one owner per request digest) is put
+not for the whole sweep; its creates keep to the model's submit rate (:mod:`.pacing`). That
+keeps memory flat for thousands of cells and lets two processes split one sweep: a cell whose
+request another live process has claimed (the store's claims, one owner per request digest) is put
 aside and taken up last, when it is usually saved already; if it is still running elsewhere,
 the job simply follows the other owner's task. Paying twice is ruled out by the claims and the
 store's journal, not by this module.

@@ -133,6 +133,15 @@ class Manifest:
             ).fetchall()
         return {r["idx"]: r["state"] for r in rows}
 
+    def counts(self) -> dict[str, int]:
+        """How many cells are in each state (one aggregate query, cheap at any size)."""
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT state, count(*) AS n FROM cells WHERE sweep_id = ? GROUP BY state",
+                (self.sweep_id,),
+            ).fetchall()
+        return {r["state"]: r["n"] for r in rows}
+
     def rows(self) -> list[sqlite3.Row]:
         """Every cell row, in cell order."""
         with self._db() as db:

@@ -1,15 +1,16 @@
-"""A client that spaces its create requests by the model's submit rate (``submit_rps``).
+"""A client that keeps its create requests under the model's submit rate (``submit_rps``).
 
 A sweep keeps every slot of the concurrency quota busy, so creates come as fast as tasks end;
 above the model's submit rate the service answers HTTP 429 and the client waits whole
-seconds (Retry-After) before trying again. Spacing the creates just under the limit (2 %
-margin) keeps them flowing instead. Only ``submit`` is paced; polls and downloads are not.
+seconds (Retry-After) before trying again. Sending at most ``submit_rps`` creates in any
+1.1 s keeps them flowing instead. Only ``submit`` is paced; polls and downloads are not.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import deque
 from typing import Any
 
 from .. import catalog
@@ -20,19 +21,25 @@ __all__ = ["PacedClient", "Spacing"]
 
 
 class Spacing:
-    """Lets callers through at most ``rate`` times per second, evenly spaced."""
+    """Lets at most ``rate`` callers through in any window of ``window`` seconds (the
+    service's sliding window, with a margin for the time a request takes to arrive)."""
 
-    def __init__(self, rate: float) -> None:
-        self.gap = 1.02 / rate if rate > 0 else 0.0
-        self._next = 0.0
+    def __init__(self, rate: float, window: float = 1.1) -> None:
+        self.rate = max(1, int(rate))
+        self.window = window
+        self._sent: deque[float] = deque()
+        self._lock = asyncio.Lock()
 
     async def wait(self) -> None:
         """Return at this caller's turn."""
-        now = time.monotonic()
-        at = max(now, self._next)
-        self._next = at + self.gap
-        if at > now:
-            await asyncio.sleep(at - now)
+        async with self._lock:
+            while len(self._sent) >= self.rate:
+                wait = self._sent[0] + self.window - time.monotonic()
+                if wait <= 0:
+                    self._sent.popleft()
+                else:
+                    await asyncio.sleep(wait)
+            self._sent.append(time.monotonic())
 
 
 class PacedClient(AsyncWanClient):
