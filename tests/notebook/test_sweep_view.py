@@ -7,7 +7,6 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
-from wan_notebook.emulator import Emulator
 from wan_notebook.notebook.sweep_view import SweepView
 from wan_notebook.sweeps import sweep
 
