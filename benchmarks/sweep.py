@@ -40,8 +40,8 @@ MODEL, QUOTA, RPS, SPEED, SEED = "wan2.5-t2v-preview", 5, 5, 300.0, 16
 _CHILD = """
 import json, resource, sys, time
 from wan_notebook.sweeps import sweep
-n_prompts, out, base_url = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-prompts = [f"benchmark scene {i}: a paper boat on a rainy street" for i in range(n_prompts)]
+n_prompts, out, base_url, tag = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[5]
+prompts = [f"{tag} scene {i}: a paper boat on a rainy street" for i in range(n_prompts)]
 sw = sweep(prompts, seeds=range(5), models=[sys.argv[4]], output_dir=out, base_url=base_url)
 sw.subscribe(lambda o: print("cell", o.state, flush=True))
 t0 = time.perf_counter()
@@ -60,7 +60,9 @@ print(json.dumps({"wall": wall, "done": status.done, "rows": len(frame),
 """
 
 
-def _child(n_prompts: int, out: Path, emu: Emulator) -> subprocess.Popen[str]:
+def _child(n_prompts: int, out: Path, emu: Emulator, tag: str) -> subprocess.Popen[str]:
+    """A sweep of ``n_prompts`` x 5 seeds in a child process; ``tag`` makes its prompts its
+    own (a task of the other phase with the same content would be adopted, not paid)."""
     env = {
         **os.environ,
         "DASHSCOPE_API_KEY": emu.api_key,
@@ -68,7 +70,7 @@ def _child(n_prompts: int, out: Path, emu: Emulator) -> subprocess.Popen[str]:
         "WAN_NOTEBOOK_CLAIM_LEASE": "2",
     }
     return subprocess.Popen(
-        [sys.executable, "-c", _CHILD, str(n_prompts), str(out), emu.base_url, MODEL],
+        [sys.executable, "-c", _CHILD, str(n_prompts), str(out), emu.base_url, MODEL, tag],
         stdout=subprocess.PIPE,
         text=True,
         env=env,
@@ -104,11 +106,11 @@ def run(quick: bool = False) -> common.Report:
         tempfile.TemporaryDirectory(prefix="wan-bench-sweep-") as tmp,
         Emulator(speed=SPEED, seed=SEED, rate_limits=True, fast_render=True) as emu,
     ):
-        full = _finish(_child(n_prompts, Path(tmp) / "full", emu))
+        full = _finish(_child(n_prompts, Path(tmp) / "full", emu, "full"))
         made_full = emu.stats()["tasks_created"]
         times = _task_seconds(emu, full["task_ids"])
         # phase 2: kill after 20 % of the cells, resume in a new process
-        proc = _child(n_resume, Path(tmp) / "resume", emu)
+        proc = _child(n_resume, Path(tmp) / "resume", emu, "resume")
         assert proc.stdout is not None
         seen = 0
         for line in proc.stdout:
@@ -118,7 +120,7 @@ def run(quick: bool = False) -> common.Report:
         proc.send_signal(signal.SIGKILL)
         proc.wait()
         t0 = time.perf_counter()
-        resumed = _finish(_child(n_resume, Path(tmp) / "resume", emu))
+        resumed = _finish(_child(n_resume, Path(tmp) / "resume", emu, "resume"))
         resume_wall = time.perf_counter() - t0
         made_resume = emu.stats()["tasks_created"] - made_full
     ideal = max(sum(times) / QUOTA, cells / RPS) if times else None

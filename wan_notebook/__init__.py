@@ -51,6 +51,7 @@ _EXPORTS: dict[str, str] = {
     "sweep": "wan_notebook.sweeps",
     "Sweep": "wan_notebook.sweeps",
     "SweepView": "wan_notebook.notebook.sweep_view",
+    "compare": "wan_notebook.notebook.compare",
     # IPython extension: %load_ext wan_notebook
     "load_ipython_extension": "wan_notebook.notebook",
     "unload_ipython_extension": "wan_notebook.notebook",

@@ -23,7 +23,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from .. import catalog
-from ..errors import APIError, DetachedError, TaskCanceledError, TaskError, WanError
+from ..errors import (
+    APIError,
+    DetachedError,
+    RateLimitError,
+    ServiceError,
+    TaskCanceledError,
+    TaskError,
+    WanConnectionError,
+    WanError,
+)
 from ..jobs import Job, JobEvent, Runner
 from .cells import Cell
 from .manifest import Manifest
@@ -64,11 +73,13 @@ async def execute(
         model = catalog.lookup(cell.request.model, warn=False).id
         queues.setdefault(model, deque()).append(cell)
     workers = []
+    locks: dict[tuple[str, str], asyncio.Lock] = {}
+    tries: dict[int, int] = {}
     for model, queue in queues.items():
         width = 2 * (runner.concurrency or catalog.lookup(model, warn=False).concurrency)
         later: deque[Cell] = deque()
         for _ in range(min(width, len(queue))):
-            workers.append(_worker(runner, manifest, queue, later, stop, on_outcome))
+            workers.append(_worker(runner, manifest, queue, later, stop, on_outcome, locks, tries))
     await asyncio.gather(*workers)
 
 
@@ -79,6 +90,8 @@ async def _worker(
     later: deque[Cell],
     stop: threading.Event,
     on_outcome: Callable[[CellOutcome], None],
+    locks: dict[tuple[str, str], asyncio.Lock],
+    tries: dict[int, int],
 ) -> None:
     while not stop.is_set():
         if queue:
@@ -90,8 +103,19 @@ async def _worker(
             cell = later.popleft()
         else:
             return
-        if manifest.started(cell.index):  # False: canceled since it was queued
-            on_outcome(await _run_cell(runner, manifest, cell))
+        if not manifest.started(cell.index):  # canceled since it was queued
+            continue
+        try:
+            on_outcome(await _run_cell(runner, manifest, cell, locks))
+        except Retry as exc:
+            tries[cell.index] = tries.get(cell.index, 0) + 1
+            if tries[cell.index] < ATTEMPTS:
+                manifest.reopen_cell(cell.index)
+                later.append(cell)  # try again at the end of this run
+                continue
+            code = _code(exc.__cause__ or exc)
+            manifest.ended(cell.index, "failed", error_code=code, error_message=str(exc))
+            on_outcome(CellOutcome(cell.index, "failed", None, False, code, time.time()))
 
 
 def _claimed_elsewhere(runner: Runner, cell: Cell) -> bool:
@@ -102,10 +126,41 @@ def _claimed_elsewhere(runner: Runner, cell: Cell) -> bool:
     return claim is not None and not claim.dead(time.time(), runner.claim_lease)
 
 
-async def _run_cell(runner: Runner, manifest: Manifest, cell: Cell) -> CellOutcome:
+#: Errors after which a cell is tried again later in the same run (nothing was lost: a
+#: create that may have made a task stays journaled as an intent and is reconciled first).
+TRANSIENT = (RateLimitError, ServiceError, WanConnectionError)
+ATTEMPTS = 3
+
+
+class Retry(Exception):
+    """A cell hit a transient error: put it back in the queue."""
+
+
+def _signature(cell: Cell) -> tuple[str, str]:
+    """What the service shows of a task: requests that differ only in the rest (the seed)
+    cannot be told apart when a lost create answer is reconciled by content."""
+    return (cell.request.model, cell.request.prompt)
+
+
+async def _run_cell(
+    runner: Runner, manifest: Manifest, cell: Cell, locks: dict[tuple[str, str], asyncio.Lock]
+) -> CellOutcome:
+    # one create at a time per signature, from intent to journaled task id: after a kill,
+    # at most one open intent per prompt, so its task is found by content without doubt
+    lock = locks.setdefault(_signature(cell), asyncio.Lock())
+    await lock.acquire()
+    held = [True]
+
+    def release() -> None:
+        if held[0]:
+            held[0] = False
+            lock.release()
+
     job: Job = runner.submit(cell.request)
 
     def on_event(event: JobEvent) -> None:
+        if event.kind in ("submitted", "cached", "failed"):
+            release()
         if event.kind == "submitted" and job.task_id:
             manifest.set_task(cell.index, job.task_id)
 
@@ -117,12 +172,20 @@ async def _run_cell(runner: Runner, manifest: Manifest, cell: Cell) -> CellOutco
         manifest.ended(cell.index, "canceled", task_id=job.task_id, error_code=outcome.error_code,
                        error_message=str(exc))  # fmt: skip
         return outcome
+    except TRANSIENT as exc:
+        if not isinstance(exc, TaskError):
+            raise Retry(str(exc)) from exc
+        code = _code(exc)
+        manifest.ended(cell.index, "failed", task_id=job.task_id, error_code=code,
+                       error_message=str(exc))  # fmt: skip
+        return CellOutcome(cell.index, "failed", job.task_id, False, code, time.time())
     except Exception as exc:
         code = _code(exc)
         manifest.ended(cell.index, "failed", task_id=job.task_id, error_code=code,
                        error_message=str(exc))  # fmt: skip
         return CellOutcome(cell.index, "failed", job.task_id, False, code, time.time())
     finally:
+        release()
         _forget(runner, job)
     manifest.ended(
         cell.index, "done", task_id=result.task_id, cached=result.cached, sidecar=result.metadata

@@ -211,6 +211,10 @@ class Manifest:
             )
             return cur.rowcount
 
+    def reopen_cell(self, index: int) -> None:
+        """Put one running cell back to ``pending`` (it is tried again)."""
+        self._set(index, "pending")
+
     def _set(self, index: int, state: str, **fields: Any) -> None:
         """Update a cell; ``done`` is final (another process's later look at a saved cell
         must not show it running or failed again)."""
