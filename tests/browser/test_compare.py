@@ -56,6 +56,8 @@ def lab(tmp_path: Path) -> Iterator[dict[str, Any]]:
     work.mkdir()
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(src) for src in CELLS]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
+                                 "language": "python"}  # fmt: skip
     nbformat.write(nb, work / "compare.ipynb")
     settings = tmp_path / "lab-settings"
     settings.mkdir()

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import base64
 import html
+import io
 import os
 from collections.abc import Iterable, Sequence
 from importlib import resources
@@ -56,8 +57,8 @@ class Compare(anywidget.AnyWidget):
         for label, path, poster in self._items:
             img = ""
             if poster is not None and poster.is_file():
-                data = base64.b64encode(poster.read_bytes()).decode()
-                img = f'<img src="data:image/png;base64,{data}" style="width:100%">'
+                data = base64.b64encode(_thumbnail(poster)).decode()
+                img = f'<img src="data:image/jpeg;base64,{data}" style="width:100%">'
             else:
                 img = f"<div>{html.escape(path.name)}</div>"
             cells.append(
@@ -75,6 +76,19 @@ class Compare(anywidget.AnyWidget):
         data = dict(data or {})
         data["text/html"] = self.static_html()
         return data, meta
+
+
+def _thumbnail(poster: Path, width: int = 320) -> bytes:
+    """A small JPEG of a poster: the static fallback is stored in notebooks."""
+    from PIL import Image
+
+    with Image.open(poster) as image:
+        image = image.convert("RGB")
+        if image.width > width:
+            image = image.resize((width, max(1, round(image.height * width / image.width))))
+        buf = io.BytesIO()
+        image.save(buf, format="JPEG", quality=80)
+    return buf.getvalue()
 
 
 def _rows(results: Any, by: str) -> list[dict[str, Any]]:
