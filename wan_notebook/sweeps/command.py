@@ -49,7 +49,9 @@ def add_parser(sub: Any, connection_args: Callable[[argparse.ArgumentParser], No
     p = sub.add_parser(
         "sweep",
         help="a resumable sweep: prompts x seeds x models x sizes, with a results table",
-        description=__doc__.split("\n\n")[0] if __doc__ else None,
+        description="A resumable sweep: prompts x seeds x models x sizes, validated first, "
+        "journaled in the output folder (running the same command again resumes it), with a "
+        "progress line and a results table (--export).",
     )
     p.add_argument("prompts", help="a .txt file (one prompt per line), .csv/.jsonl, or a prompt")
     p.add_argument("--seeds", type=parse_seeds, default=None, help="e.g. 0-4 or 1,5,9")
@@ -59,7 +61,14 @@ def add_parser(sub: Any, connection_args: Callable[[argparse.ArgumentParser], No
         default=1,
         help="videos per cell (without --seeds each gets a fixed seed of its own)",
     )
-    p.add_argument("--model", "-m", action="append", dest="models", default=None)
+    p.add_argument(
+        "--model",
+        "-m",
+        action="append",
+        dest="models",
+        default=None,
+        help="repeatable (default: the default model)",
+    )
     for flag, kind in (
         ("--size", str),
         ("--duration", int),
