@@ -188,8 +188,9 @@ async def _run_cell(
         release()
         _forget(runner, job)
     manifest.ended(
-        cell.index, "done", task_id=result.task_id, cached=result.cached, sidecar=result.metadata
-    )
+        cell.index, "done", task_id=result.task_id, cached=result.cached, sidecar=result.metadata,
+        region=catalog.region_of_url(runner.client.base_url),
+    )  # fmt: skip
     return CellOutcome(
         cell.index, "done", result.task_id, result.cached, None, time.time(), str(result.path)
     )

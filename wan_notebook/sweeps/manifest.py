@@ -55,6 +55,7 @@ CREATE TABLE IF NOT EXISTS cells (
     actual_prompt  TEXT,
     service_model  TEXT,
     usage_json     TEXT,
+    region         TEXT,
     PRIMARY KEY (sweep_id, idx)
 );
 CREATE INDEX IF NOT EXISTS cells_by_state ON cells (sweep_id, state);
@@ -172,6 +173,7 @@ class Manifest:
         error_code: str | None = None,
         error_message: str | None = None,
         sidecar: dict[str, Any] | None = None,
+        region: str | None = None,
     ) -> None:
         """The cell's job ended: ``done``, ``failed`` or ``canceled``. ``sidecar``: the saved
         result's metadata, whose service-reported fields are kept here so the results table
@@ -183,7 +185,7 @@ class Manifest:
             error_message=(error_message or "")[:500] or None, ended_at=time.time(),
             actual_prompt=prompts.get("actual") or prompts.get("orig"),
             service_model=side.get("model"),
-            usage_json=json.dumps(side["usage"]) if side.get("usage") else None,
+            usage_json=json.dumps(side["usage"]) if side.get("usage") else None, region=region,
         )  # fmt: skip
 
     def set_task(self, index: int, task_id: str) -> None:
