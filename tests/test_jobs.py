@@ -281,9 +281,14 @@ def test_a_candidate_made_for_another_open_intent_is_assigned_to_it(
     mine = VideoRequest.create("mine, killed mid-create", **FAST)
     theirs = VideoRequest.create("theirs, killed mid-create", **FAST)
     with WanClient(emulator.api_key, base_url=emulator.base_url, poll_scale=1 / SPEED) as c:
+        made = []
         for request in (theirs, mine):  # both creates reached the service; both answers lost
             store.begin_intent(request)
-            c.submit(request)
+            made.append(c.submit(request))
+        # both tasks have ended (and so tell their prompts) before the re-run looks: a task
+        # still RUNNING is waited for by the reconcile of the request it belongs to only
+        for task in made:
+            c.wait(task.task_id)
     result = api.generate(mine.prompt, output_dir=tmp_path, **FAST, **conn(emulator))
     assert emulator.task(result.task_id)["prompt"] == mine.prompt
     assert store.dangling_intents() == []  # theirs was assigned too

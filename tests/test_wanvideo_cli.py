@@ -161,6 +161,12 @@ def test_models_lists_the_catalog(capsys: Any) -> None:
     out = capsys.readouterr().out
     for model in catalog.MODELS.values():
         assert model.id in out and model.default_size in out
+    # the models that start from images and clips, with the keywords they take (issue 14)
+    block = out.split("from images and clips", 1)[1]
+    for model in catalog.MEDIA_ROWS:
+        assert f"\n{model.id}  [" in block or f"\n{model.id} (also" in block
+    kf2v = block.split("\nwan2.2-kf2v-flash", 1)[1].split("\nwan", 1)[0]
+    assert "inputs    image= [last_frame=]" in kf2v and "keeps the input's aspect ratio" in kf2v
 
 
 def test_emulator_subcommand_delegates_to_the_emulator_cli(capsys: Any) -> None:

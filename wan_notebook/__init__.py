@@ -22,6 +22,10 @@ _EXPORTS: dict[str, str] = {
     "agenerate_many": "wan_notebook.api",
     "attach": "wan_notebook.api",
     "aattach": "wan_notebook.api",
+    # prices and budgets (issue 15)
+    "estimate_cost": "wan_notebook.cost",
+    "CostEstimate": "wan_notebook.cost",
+    "BudgetExceededError": "wan_notebook.errors",
     # building blocks
     "WanClient": "wan_notebook.client",
     "AsyncWanClient": "wan_notebook.client",

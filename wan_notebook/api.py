@@ -14,7 +14,10 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from . import budget as _budget
 from . import checks
+from . import results as _results
+from .cost import ResultList, region_for_estimate
 from .errors import ParameterTypeError, ValidationError
 from .jobs import JobEvent, Runner, run_sync
 from .request import PARAMS, VideoRequest
@@ -29,7 +32,7 @@ RequestItem = str | Mapping[str, Any] | VideoRequest
 #: options of a whole call: a request dict that holds one of them is a mistake worth naming
 _CALL_OPTIONS = (
     "output_dir", "new", "api_key", "base_url", "region", "timeout", "concurrency",
-    "return_exceptions", "on_event", "on_job",
+    "return_exceptions", "on_event", "on_job", "max_cost",
 )  # fmt: skip
 
 
@@ -101,9 +104,9 @@ def _runner(
 
     # the client first: a key, base URL or region it cannot use fails before the folder is made
     client = AsyncWanClient(api_key, base_url=base_url, region=region)
-    return Runner(
-        store=OutputStore(output_dir), client=client, timeout=timeout, concurrency=concurrency
-    )
+    store = OutputStore(output_dir)
+    store.price_region = region_for_estimate(region, client.base_url)  # sidecar cost (issue 15)
+    return Runner(store=store, client=client, timeout=timeout, concurrency=concurrency)
 
 
 def _request(
@@ -173,12 +176,15 @@ async def agenerate(
     region: str | None = None,
     timeout: float | None = None,
     on_event: Callable[[JobEvent], None] | None = None,
+    max_cost: float | str | None = None,
     **params: Any,
 ) -> VideoResult:
     """Generate one video (or return the saved one for the same request) and save it.
 
     Every argument is checked first (:mod:`wan_notebook.checks`): a bad one raises a
     :class:`~wan_notebook.errors.ValidationError` naming it, and nothing is sent or written.
+    ``max_cost`` (and a folder budget, ``WAN_NOTEBOOK_BUDGET``) refuse the call with
+    :class:`~wan_notebook.errors.BudgetExceededError` before any request (:mod:`.budget`).
     """
     check_call(
         output_dir=output_dir, new=new, api_key=api_key, base_url=base_url, region=region,
@@ -187,13 +193,17 @@ async def agenerate(
     check_params(params)
     request = VideoRequest.create(prompt, **params)
     runner = _runner(output_dir, api_key=api_key, base_url=base_url, region=region, timeout=timeout)
+    held = None  # issue 15: a folder-budget reservation, released when the call ends
     try:
+        _, held = _budget.enforce([request], max_cost, region=region, base_url=base_url,
+                                  output_dir=output_dir, new=new)  # fmt: skip
         job = runner.submit(request, new=new)
         if on_event is not None:
             job.subscribe(on_event)
         return await job
     finally:
         await runner.aclose()
+        _budget.release(held)
 
 
 def generate(
@@ -206,6 +216,7 @@ def generate(
     region: str | None = None,
     timeout: float | None = None,
     on_event: Callable[[JobEvent], None] | None = None,
+    max_cost: float | str | None = None,
     **params: Any,
 ) -> VideoResult:
     """Synchronous :func:`agenerate`; also works inside a running notebook kernel."""
@@ -225,6 +236,7 @@ def generate(
             region=region,
             timeout=timeout,
             on_event=on_event,
+            max_cost=max_cost,
             **params,
         )
     )
@@ -242,6 +254,7 @@ async def agenerate_many(
     timeout: float | None = None,
     return_exceptions: bool = False,
     on_job: Callable[[Any], None] | None = None,
+    max_cost: float | str | None = None,
     **defaults: Any,
 ) -> list[Any]:
     """Generate many videos under the per-model concurrency quota (``concurrency`` overrides
@@ -265,7 +278,10 @@ async def agenerate_many(
         timeout=timeout,
         concurrency=concurrency,
     )
+    held = None  # issue 15: a folder-budget reservation, released when the call ends
     try:
+        _, held = _budget.enforce(reqs, max_cost, region=region, base_url=base_url,
+                                  output_dir=output_dir, new=new)  # fmt: skip
         jobs = [runner.submit(r, new=new) for r in reqs]
         if on_job is not None:
             for job in jobs:
@@ -273,11 +289,12 @@ async def agenerate_many(
         outcomes = await asyncio.gather(*(_outcome(j) for j in jobs))
     finally:
         await runner.aclose()
+        _budget.release(held)
     if not return_exceptions:
         for item in outcomes:
             if isinstance(item, BaseException):
                 raise item
-    return outcomes
+    return ResultList(outcomes)  # a list with .cost (issue 15)
 
 
 def _check_many(
@@ -310,6 +327,7 @@ def generate_many(
     timeout: float | None = None,
     return_exceptions: bool = False,
     on_job: Callable[[Any], None] | None = None,
+    max_cost: float | str | None = None,
     **defaults: Any,
 ) -> list[Any]:
     """Synchronous :func:`agenerate_many` (same arguments and checks); also works inside a
@@ -330,6 +348,7 @@ def generate_many(
             timeout=timeout,
             return_exceptions=return_exceptions,
             on_job=on_job,
+            max_cost=max_cost,
         )
     )
 
@@ -391,3 +410,7 @@ def attach(
             on_event=on_event,
         )
     )
+
+
+# issue 14: VideoResult.extend() generates through this module (results cannot import it)
+_results._generate = generate

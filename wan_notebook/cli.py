@@ -19,7 +19,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from . import catalog, checks
+from . import catalog, checks, cli_cost
 from ._version import __version__
 from .errors import (
     APIError,
@@ -29,6 +29,7 @@ from .errors import (
     WaitTimeoutError,
     WanError,
 )
+from .media_options import add_media_options, media_params
 from .options import add_generation_options, request_params
 from .sweeps.command import add_parser as add_sweep_parser
 
@@ -86,7 +87,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen = sub.add_parser("generate", help="generate a video and save it (prints the path)")
     gen.add_argument("prompt", help="what the video shows")
     add_generation_options(gen)
+    add_media_options(gen)  # issue 14: --image / --last-frame / --first-clip
     gen.add_argument("--json", action="store_true", help="print the result as JSON")
+    cli_cost.add_cost_options(gen)  # issue 15: --max-cost, --dry-run, --yes
     _connection_args(gen)
 
     for name, text in (
@@ -121,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     _connection_args(lst)
 
     sub.add_parser("models", help="the text-to-video models and their limits")
+    cli_cost.add_spend_parser(sub)  # issue 15: wanvideo spend
 
     emu = sub.add_parser("emulator", help="run the local DashScope emulator", add_help=False)
     emu.add_argument("rest", nargs=argparse.REMAINDER)
@@ -247,9 +251,12 @@ def _resume_hint(task_id: str, status: str | None = None) -> str:
 def _cmd_generate(args: argparse.Namespace) -> int:
     from .request import VideoRequest
 
-    request = VideoRequest.create(args.prompt, **request_params(args))
-    with _Connection(args) as conn:
-        result = asyncio.run(_follow(conn, args, request))
+    request = VideoRequest.create(args.prompt, **request_params(args), **media_params(args))
+    with cli_cost.guard(args, [request]) as go:  # issue 15: estimate, cap, confirm
+        if not go:
+            return 0
+        with _Connection(args) as conn:
+            result = asyncio.run(_follow(conn, args, request))
     _print_result(result, args.json)
     return 0
 
@@ -370,6 +377,10 @@ def _cmd_models(args: argparse.Namespace) -> int:
 
     for m in catalog.MODELS.values():
         print("\n".join(model_lines(m)))
+    print("\nfrom images and clips (issue 14: --image, --last-frame, --first-clip, --reference, "
+          "--video):")  # fmt: skip
+    for m in catalog.MEDIA_ROWS:
+        print("\n".join(model_lines(m)))
     return 0
 
 
@@ -409,6 +420,7 @@ _COMMANDS = {
     "models": _cmd_models,
     "emulator": _cmd_emulator,
     "demo": _cmd_demo,
+    "spend": cli_cost.cmd_spend,
     "sweep": _cmd_sweep,
 }
 

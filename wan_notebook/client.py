@@ -24,7 +24,7 @@ from typing import Any
 
 import httpx
 
-from . import protocol
+from . import media_in, protocol
 from .async_client import AsyncWanClient
 from .calls import GenerateResult, created, deadline_of, task_id_of, upload_parts
 from .downloads import DOWNLOAD_ATTEMPTS, DOWNLOAD_TIMEOUT, Download, video_byte_cap, video_url_of
@@ -64,6 +64,10 @@ class WanClient:
     ``wait_timeout`` is the default deadline of :meth:`wait`. ``timeout`` bounds each phase of
     one HTTP attempt (connect, each read); a whole attempt is bounded by connect + read.
     """
+
+    #: Where temporary uploads are remembered for reuse (issue 14; the Runner sets its
+    #: store's). None: every run uploads again.
+    upload_memory: media_in.UploadMemory | None = None
 
     def __init__(
         self,
@@ -171,7 +175,11 @@ class WanClient:
         core = self._core
         req = core.build_request(prompt_or_request, params)
         oss = self.upload(req.local_audio_path, req.model) if req.local_audio_path else None
-        spec = protocol.build_create(req.to_body(audio_url=oss), workspace=core.workspace)
+        urls = media_in.prepare(self, req.model, req.media, self.upload_memory)
+        spec = protocol.build_create(
+            req.to_body(audio_url=oss, media_urls=urls), workspace=core.workspace,
+            path=req.model_info.endpoint,
+        )  # fmt: skip
         mono = core.clock()
         ctx = {"what": f"create task ({req.model})", "model": req.model}
         ctx["submitted_at"] = submitted_now()

@@ -23,6 +23,7 @@
     │   ├── TaskFailedError             FAILED (moderation codes also match ContentModerationError)
     │   ├── TaskCanceledError           CANCELED
     │   └── TaskExpiredError            UNKNOWN: older than 24 h, or never existed
+    ├── BudgetExceededError             the estimate's high exceeds the cost cap (nothing sent)
     ├── WaitTimeoutError                the task did not finish before the deadline
     ├── DetachedError                   we stopped following the task; it runs on
     └── DownloadError                   the video could not be saved
@@ -266,6 +267,18 @@ class TaskCanceledError(TaskError):
 
 class TaskExpiredError(TaskError):
     """The service reports UNKNOWN: the id is older than 24 h, or never existed."""
+
+
+class BudgetExceededError(WanError):
+    """The estimate's ``high`` exceeds the cost cap (or a price is unknown, so no cap can
+    hold); raised before any request is sent. ``estimate`` is the
+    :class:`~wan_notebook.cost.CostEstimate`, ``cap`` the cap in ``currency``."""
+
+    def __init__(self, message: str, *, estimate: Any, cap: float, currency: str) -> None:
+        super().__init__(message)
+        self.estimate = estimate
+        self.cap = cap
+        self.currency = currency
 
 
 class WaitTimeoutError(WanError):

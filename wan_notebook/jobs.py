@@ -43,6 +43,7 @@ from .claiming import LeaseKeeper, follow_owner, sweep_stale_parts
 from .claiming import claim_lease as _lease_seconds
 from .errors import DetachedError, SubmitUncertainError, TaskCanceledError, WanError
 from .loops import _allow_nested, _current_loop, _drive, _loop_thread_is_current, run_sync
+from .media_in import UploadMemory
 from .protocol import Task, ensure_succeeded
 from .reconcile import Reconciler, adopt_unknown, same_prompt
 from .store.claims import forget_owner, new_owner
@@ -171,6 +172,10 @@ class Job:
     def done(self) -> bool:
         """True once the job has a result or an error."""
         return self._future.done()
+
+    def add_done_callback(self, callback: Callable[[Job], None]) -> None:
+        """Call ``callback(job)`` once the job has a result or an error (budgets, issue 15)."""
+        self._future.add_done_callback(lambda _f: callback(self))
 
     def exception(self) -> BaseException | None:
         """The error the job ended with, if any (None while running)."""
@@ -495,6 +500,8 @@ class Runner:
 
         self.store = store if store is not None else OutputStore()
         self.client = client or AsyncWanClient(api_key, base_url=base_url, region=region)
+        if getattr(self.client, "upload_memory", 0) is None:  # issue 14: reuse uploads 48 h
+            self.client.upload_memory = UploadMemory(self.store.root)
         self.timeout = timeout
         self.loop = loop or _current_loop()
         self.list_batching = list_batching

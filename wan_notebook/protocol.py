@@ -81,16 +81,30 @@ def _common(workspace: str | None) -> dict[str, str]:
     return headers
 
 
-def build_create(body: Mapping[str, Any], *, workspace: str | None = None) -> CallSpec:
+def build_create(
+    body: Mapping[str, Any], *, workspace: str | None = None, path: str = CREATE_PATH
+) -> CallSpec:
     """The create call for a body from :meth:`VideoRequest.to_body`.
 
-    ``X-DashScope-OssResourceResolve: enable`` is added when any input is an ``oss://`` URL.
+    ``X-DashScope-OssResourceResolve: enable`` is added when any input is an ``oss://`` URL
+    (also inside lists and ``media[]`` items). ``path``: the model's endpoint (kf2v models
+    post to ``image2video``, PROTOCOL 16.2).
     """
     headers = {**_common(workspace), **_JSON_HEADERS, "X-DashScope-Async": "enable"}
     inputs = body.get("input") or {}
-    if any(isinstance(v, str) and v.startswith("oss://") for v in inputs.values()):
+    if any(_has_oss(v) for v in inputs.values()):
         headers["X-DashScope-OssResourceResolve"] = "enable"
-    return CallSpec("create", "POST", CREATE_PATH, headers, json=dict(body))
+    return CallSpec("create", "POST", path, headers, json=dict(body))
+
+
+def _has_oss(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.startswith("oss://")
+    if isinstance(value, Mapping):
+        return any(_has_oss(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_has_oss(v) for v in value)
+    return False
 
 
 def _task_path(task_id: str) -> str:

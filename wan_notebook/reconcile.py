@@ -331,6 +331,24 @@ async def adopt_unknown(client: Any, store: Any, task: Task) -> Any:
     try:
         request = VideoRequest.create(prompt, **params)
     except WanError:
-        request = VideoRequest.create(prompt[:800], model=params["model"])
+        try:
+            request = VideoRequest.create(prompt[:800], model=params["model"])
+        except WanError:  # issue 14: a media model; its inputs cannot be known from here
+            request = _unknown_inputs(prompt, params["model"], task.task_id)
     store.record_submitted(request, task.task_id, request_id=task.request_id)
     return request
+
+
+def _unknown_inputs(prompt: str, model: str, task_id: str) -> Any:
+    """A request for a foreign image-to-video task: its image is unknown, so it is keyed by
+    the task (``task:<id>``), which no other request shares."""
+    import hashlib
+
+    from .media_in import MediaInput
+    from .request import VideoRequest
+
+    url = f"task:{task_id}"
+    unknown = MediaInput(
+        "image", "remote", hashlib.sha256(url.encode()).hexdigest(), 0, "", "", url=url
+    )
+    return VideoRequest(prompt=prompt, model=model, size="", media=(unknown,))

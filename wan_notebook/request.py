@@ -27,8 +27,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from . import catalog, checks, request_new
+from . import catalog, checks, request_media, request_new
 from .errors import ValidationError
+from .media_in import MediaInput
+from .media_in.body import field_of, media_body
 from .protocol_new import new_body
 
 __all__ = ["PARAMS", "VideoRequest", "is_remote_url"]
@@ -49,6 +51,13 @@ PARAMS = (
     "resolution",
     "ratio",
     "protocol",
+    # issue 14: media inputs (image-to-video, first + last frame)
+    "image",
+    "last_frame",
+    "first_clip",
+    "references",
+    "video",
+    "audio_setting",
 )
 SHOT_TYPES = ("single", "multi")
 AUDIO_SUFFIXES = (".wav", ".mp3")
@@ -169,6 +178,10 @@ class VideoRequest:
     #: Only for a model the catalog does not know, when given explicitly.
     protocol: str | None = None
     _audio_sha256: str | None = field(default=None, repr=False, compare=False)
+    #: Image-to-video inputs (issue 14), each keyed by its role and content sha256.
+    media: tuple[MediaInput, ...] = ()
+    #: wan2.7-videoedit: ``parameters.audio_setting`` (``auto`` / ``origin``).
+    audio_setting: str | None = None
 
     @classmethod
     def create(
@@ -188,6 +201,12 @@ class VideoRequest:
         resolution: str | None = None,
         ratio: str | None = None,
         protocol: str | None = None,
+        image: Any = None,
+        last_frame: Any = None,
+        first_clip: Any = None,
+        references: Any = None,
+        video: Any = None,
+        audio_setting: str | None = None,
     ) -> VideoRequest:
         """Validate every parameter against the catalog and fill in the model's defaults.
 
@@ -209,6 +228,17 @@ class VideoRequest:
             info = catalog.lookup(model, protocol)  # type: ignore[arg-type]
         except ValueError as exc:
             raise _fail("protocol", protocol, str(exc), "'legacy' or 'new'") from None
+        given = (image, last_frame, first_clip, references, video, audio_setting)
+        if catalog.input_rules(info) or any(m is not None for m in given):
+            return cls(**request_media.media_fields(
+                info, prompt, shared=VideoRequest.create, normalise_size=_normalise_size,
+                model=model, references=references, video=video, audio_setting=audio_setting,
+                size=size, duration=duration,
+                negative_prompt=negative_prompt, audio_url=audio_url, audio=audio,
+                shot_type=shot_type, prompt_extend=prompt_extend, watermark=watermark,
+                seed=seed, resolution=resolution, ratio=ratio, image=image,
+                last_frame=last_frame, first_clip=first_clip,
+            ))  # fmt: skip
         _check_text("prompt", prompt, info.prompt_max, info.id, required=True)
         if info.protocol == "new":
             return _create_new(
@@ -316,7 +346,11 @@ class VideoRequest:
         return Path(self.audio_url)
 
     def canonical(self) -> dict[str, Any]:
-        """Every field as a stable JSON-able dict (a local audio file by name and sha256)."""
+        """Every field as a stable JSON-able dict (a local audio file by name and sha256;
+        media inputs by role, sha256, size, with pixel size and a thumbnail for the sidecar)."""
+        return self._canonical(records=True)
+
+    def _canonical(self, *, records: bool) -> dict[str, Any]:
         out: dict[str, Any] = {
             "model": self.model,
             "prompt": self.prompt,
@@ -341,6 +375,18 @@ class VideoRequest:
             out["resolution"], out["ratio"] = self.resolution, self.ratio
         if self.protocol is not None:
             out["protocol"] = self.protocol
+        if self.media:
+            # the content, never a path or a temporary URL, is the key (issue 14)
+            if not self.size:  # r2v keeps its size
+                out.pop("size", None)
+            out["resolution"] = self.resolution
+            if self.ratio is None:  # follows the input
+                out.pop("ratio", None)
+            else:
+                out["ratio"] = self.ratio
+            out["inputs"] = [m.record() if records else m.key() for m in self.media]
+            if self.audio_setting is not None:
+                out["audio_setting"] = self.audio_setting
         return out
 
     def canonical_json(self) -> str:
@@ -349,12 +395,19 @@ class VideoRequest:
 
     @property
     def digest(self) -> str:
-        """sha256 hex of :meth:`canonical_json`: the cache key."""
-        return hashlib.sha256(self.canonical_json().encode("utf-8")).hexdigest()
+        """sha256 hex of :meth:`canonical_json` (media inputs by their key only): the cache
+        key."""
+        text = self.canonical_json()
+        if self.media:
+            text = json.dumps(self._canonical(records=False), sort_keys=True, separators=(",", ":"))
+        return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
-    def to_body(self, audio_url: str | None = None) -> dict[str, Any]:
+    def to_body(
+        self, audio_url: str | None = None, media_urls: dict[str, str] | None = None
+    ) -> dict[str, Any]:
         """The exact create JSON. ``audio_url`` overrides the field (the ``oss://`` URL after an
-        upload); a local file that was not uploaded is an error."""
+        upload); a local file that was not uploaded is an error. ``media_urls`` maps each media
+        role to what is sent for it (:func:`wan_notebook.media_in.prepare`)."""
         url = audio_url if audio_url is not None else self.audio_url
         if url is not None and not is_remote_url(url):
             raise ValidationError(
@@ -364,6 +417,26 @@ class VideoRequest:
                 value=url,
                 allowed="an http(s):// or oss:// URL",
             )
+        if self.media:
+            urls = dict(media_urls or {})
+            for m in self.media:
+                urls.setdefault(m.slot, m.url or "")
+                if not urls[m.slot]:
+                    raise ValidationError(
+                        f"{m.role} is local content; send it with media_urls (see "
+                        "wan_notebook.media_in.prepare)",
+                        param=m.role, value=m.name, allowed="an http(s)://, oss:// or data: URL",
+                    )  # fmt: skip
+            return media_body(
+                self.model_info, model_name=self.model, prompt=self.prompt,
+                negative_prompt=self.negative_prompt, size=self.size,
+                urls=[(m.role, field_of(self.model_info, m.role, m.kind), urls[m.slot])
+                      for m in self.media],
+                resolution=self.resolution, ratio=self.ratio, audio_setting=self.audio_setting,
+                duration=self.duration, audio_url=url, audio=self.audio,
+                shot_type=self.shot_type, prompt_extend=self.prompt_extend,
+                watermark=self.watermark, seed=self.seed,
+            )  # fmt: skip
         if self.model_info.protocol == "new":
             return new_body(
                 model=self.model, prompt=self.prompt, resolution=self.resolution,
@@ -401,8 +474,11 @@ class VideoRequest:
             name = sorted(unknown)[0]
             raise _fail(name, changes[name], "is not a parameter", "use " + ", ".join(PARAMS))
         current = {
-            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name[0] != "_"
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name[0] != "_" and f.name != "media"
         }
+        current.update({m.role: m for m in self.media})
         if "model" in changes and changes["model"] != self.model:
             # defaults of the old model may not fit the new one; re-derive them unless given
             for name in ("size", "duration", "resolution", "ratio"):
@@ -415,6 +491,10 @@ class VideoRequest:
     def display_size(self) -> str:
         """``W*H`` for views: the size, or the pixel cell of a new-protocol resolution x ratio
         (``"1080P adaptive"`` when the model picks the ratio)."""
+        first = next((m for m in self.media if m.role in ("image", "first_clip", "video")), None)
+        if first is not None and first.width and first.height and self.resolution:
+            w, h = catalog.pixels_for_image(self.resolution, first.width, first.height)
+            return f"{w}*{h}"
         if self.size or self.resolution is None:
             return self.size
         cell = self.model_info.pixel_size(self.resolution, self.ratio or "")

@@ -7,15 +7,45 @@ next to the video is used for static renderers that block ``<video>`` (GitHub).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from .errors import ConfigurationError, ValidationError
 
 if TYPE_CHECKING:
     from .request import VideoRequest
 
 __all__ = ["VideoResult"]
+
+#: What :meth:`VideoResult.extend` generates with: installed by :mod:`wan_notebook.api` when it
+#: is imported (this module cannot import the API: the API imports it, via the jobs).
+_generate: Callable[..., VideoResult] | None = None
+#: The continuation model when the clip's own model takes no image.
+DEFAULT_EXTEND_MODEL = "wan2.6-i2v"
+
+
+def _takes_clip(model: Any) -> bool:
+    from . import catalog
+
+    try:
+        row = catalog.get_model(model)
+    except (KeyError, TypeError):
+        return False
+    return any(r.role == "first_clip" for r in catalog.input_rules(row))
+
+
+def _continuation_model(model: str) -> str:
+    from . import catalog
+
+    try:
+        row = catalog.get_model(model)
+    except KeyError:
+        return DEFAULT_EXTEND_MODEL
+    continues = {(r.role, r.field) for r in catalog.input_rules(row)}
+    takes = ("image", "img_url") in continues or ("first_clip", "first_clip") in continues
+    return row.id if takes else DEFAULT_EXTEND_MODEL
 
 
 @dataclass(frozen=True)
@@ -76,6 +106,43 @@ class VideoResult:
             width=width or min(self.width or 640, 640),
             label=self.prompt,
         )
+
+    # -- images and clips out, for the next request in (issue 14)
+
+    def frame(self, index: int) -> Any:
+        """Frame ``index`` of the video as an RGB ``PIL.Image`` (-1: the last frame)."""
+        from .media_in.frames import read_frame
+
+        return read_frame(self.path, index)
+
+    def last_frame(self) -> Any:
+        """The last frame as an RGB ``PIL.Image`` (the first frame of a continuation)."""
+        return self.frame(-1)
+
+    def extend(self, prompt: str, **kwargs: Any) -> VideoResult:
+        """Continue this clip: a new video whose first frame is this one's last frame.
+
+        Takes the keywords of :func:`wan_notebook.generate` (``model``, ``duration``,
+        ``output_dir``, ``api_key``, ``base_url``, ...). ``model`` defaults to this video's
+        model when it is an image-to-video model, else ``wan2.6-i2v``; ``output_dir`` to this
+        video's folder. wan2.7-i2v gets the clip as its ``first_clip`` (``duration`` is then
+        the total length, the clip included); other models its last frame as ``image``.
+        """
+        if _generate is None:
+            raise ConfigurationError(
+                "VideoResult.extend needs wan_notebook.api; import wan_notebook.api (or use "
+                "wan_notebook.generate) first"
+            )
+        if "image" in kwargs:
+            raise ValidationError(
+                "extend() takes its first frame from the clip; use generate(image=...) to start "
+                "from another picture", param="image", value="...", allowed="leave it unset",
+            )  # fmt: skip
+        model = kwargs.setdefault("model", _continuation_model(self.model))
+        kwargs.setdefault("output_dir", self.path.parent)
+        if _takes_clip(model):  # wan2.7-i2v: the clip itself is the first_clip
+            return _generate(prompt, first_clip=self, **kwargs)
+        return _generate(prompt, image=self.last_frame(), **kwargs)
 
     def __repr__(self) -> str:
         size = f"{self.width}x{self.height}" if self.width else "?"

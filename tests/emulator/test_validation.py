@@ -52,11 +52,11 @@ def _expect(api: Api, body: Any, status: int, code: str, text: str | None = None
             "InvalidParameter",
             "Model not exist.",
         ),
-        (
+        (  # image-to-video is emulated since issue 14: its image is required
             {"model": "wan2.6-i2v", "input": {"prompt": "x"}, "parameters": {}},
             400,
             "InvalidParameter",
-            "Model not exist.",
+            "Field required: input.img_url",
         ),
         ({"model": "wan2.5-t2v-preview", "parameters": {}}, 400, "BadRequest.EmptyInput", None),
         (

@@ -12,6 +12,15 @@ rows, :func:`lookup` (an open catalog: unknown ids are sent as given) and :func:
 
 from __future__ import annotations
 
+from .media_rows import (  # issue 14
+    AUDIO_SETTINGS,
+    MAX_DURATION_WITH_VIDEO,
+    MEDIA_ROWS,
+    InputRule,
+    combo_problem,
+    input_rules,
+    pixels_for_image,
+)
 from .models import (
     CREATE_PATH,
     NEGATIVE_PROMPT_MAX,
@@ -37,9 +46,13 @@ from .registry import (
 )
 
 __all__ = [
+    "AUDIO_SETTINGS",
     "CREATE_PATH",
     "DEFAULT_MODEL",
     "DEFAULT_REGION",
+    # issue 14: image-to-video rows and media input rules
+    "MAX_DURATION_WITH_VIDEO",
+    "MEDIA_ROWS",
     "MODELS",
     "NEGATIVE_PROMPT_MAX",
     "QUERY_QPS",
@@ -50,14 +63,18 @@ __all__ = [
     "TIER_OF_SIZE",
     "WAN3_PIXELS",
     "WAN27_PIXELS",
+    "InputRule",
     "Model",
     "Protocol",
     "Region",
+    "combo_problem",
     "get_model",
     "get_region",
     "guess_protocol",
+    "input_rules",
     "lookup",
     "model_ids",
+    "pixels_for_image",
     "region_of_url",
     "register",
     "unregister",

@@ -13,6 +13,7 @@ import threading
 import warnings
 from typing import Any
 
+from .media_rows import MEDIA_ROWS
 from .models import LEGACY_ROWS, SIZES_BY_TIER, Model, Protocol
 from .new_rows import NEW_ROWS, WAN3_PIXELS
 from .regions import REGIONS
@@ -31,7 +32,9 @@ __all__ = [
 #: Every model by its canonical id, in display order (legacy rows first, as before wan2.7).
 MODELS: dict[str, Model] = {m.id: m for m in (*LEGACY_ROWS, *NEW_ROWS)}
 _BY_ANY_ID: dict[str, Model] = {i: m for m in MODELS.values() for i in m.ids}
-_BUILTIN = frozenset(MODELS)
+# image-to-video rows (issue 14): found by id, but not listed among the text-to-video MODELS
+_BY_ANY_ID.update({i: m for m in MEDIA_ROWS for i in m.ids})
+_BUILTIN = frozenset(MODELS) | {m.id for m in MEDIA_ROWS}
 _BUILTIN_IDS = frozenset(_BY_ANY_ID)
 DEFAULT_MODEL = "wan2.6-t2v"
 _lock = threading.Lock()

@@ -184,6 +184,7 @@ def build_app(ctx: Context) -> ASGIApp:
                 oss_exists=lambda url: ctx.uploads.resolve(url) is not None,
                 region=ctx.region,
                 strict=ctx.strict_create,
+                uploads=ctx.uploads,
             )
             # limits are per account (every key of it), as documented (PROTOCOL 8)
             _throttle(ctx, ("submit", req.model.id), req.model.submit_rps)
@@ -280,7 +281,10 @@ def build_app(ctx: Context) -> ASGIApp:
             raise invalid("action must be getPolicy.")
         if not request.query_params.get("model"):
             raise invalid('Required parameter "model" missing from request.')
-        data = ctx.uploads.issue(key_index=key, upload_host=_base(request) + "/oss")
+        data = ctx.uploads.issue(
+            key_index=key, upload_host=_base(request) + "/oss",
+            model=request.query_params["model"],
+        )  # fmt: skip
         return JSONResponse({"request_id": new_request_id(), "data": data})
 
     async def upload(request: Request) -> Response:
@@ -305,6 +309,7 @@ def build_app(ctx: Context) -> ASGIApp:
             key = ctx.uploads.verify(fields)
             forbid = fields.get("x-oss-forbid-overwrite", "false").lower() == "true"
             await run_in_threadpool(ctx.uploads.store, key, file.file, forbid_overwrite=forbid)
+            ctx.uploads.remember(key, ctx.uploads.policy_model(fields))  # issue 14: binding
         finally:
             await form.close()
         return Response(status_code=200 if fields.get("success_action_status") == "200" else 204)

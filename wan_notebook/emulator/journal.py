@@ -96,6 +96,7 @@ def dump(task: Any, clock: SimClock) -> dict[str, Any]:
         "resolution": req.resolution,  # new protocol (issue 13)
         "ratio": req.ratio,
         "sound": req.sound,
+        "media": [list(m) for m in req.media],  # issue 14
     }
     audio = task.audio
     if isinstance(audio, Path):
@@ -129,6 +130,7 @@ def load(data: dict[str, Any], clock: SimClock) -> dict[str, Any]:
         resolution=r.get("resolution"),
         ratio=r.get("ratio"),
         sound=bool(r.get("sound", True)),
+        media=tuple((str(a), str(b)) for a, b in r.get("media", ())),
     )
     audio = data["audio"]
     if isinstance(audio, dict):

@@ -73,6 +73,9 @@ class RenderJob:
     seed: int
     audio: AudioSource
     watermark: bool
+    #: Image-to-video inputs (issue 14): ``(role, local path or loopback URL)``.
+    media: tuple[tuple[str, str], ...] = ()
+    resolution: str = ""
 
 
 class RenderPool:
@@ -110,6 +113,10 @@ class RenderPool:
             from .audiocheck import check_audio
 
             check_audio(audio)  # InputFileInvalid: the task FAILS as the service's would
+        if job.media:
+            from .render_media import render_media_cached
+
+            return render_media_cached(self._dir / "cache", job, audio, self._fetch_image)
         return self._get_cache().get(
             width=job.width,
             height=job.height,
@@ -144,6 +151,20 @@ class RenderPool:
             tmp.write_bytes(bytes(data))
             tmp.replace(path)
         return path
+
+    def _fetch_image(self, url: str) -> bytes | None:
+        """An image input's bytes from a loopback URL (None: off this machine, never fetched)."""
+        if not is_loopback_url(url):
+            return None
+        import httpx
+
+        try:
+            resp = httpx.get(url, timeout=30.0)
+        except httpx.HTTPError as exc:
+            raise InputDownloadFailed(type(exc).__name__) from exc
+        if resp.status_code != 200:
+            raise InputDownloadFailed(f"HTTP {resp.status_code}")
+        return resp.content
 
     def shutdown(self) -> None:
         """Stop the workers; renders not yet started are dropped."""

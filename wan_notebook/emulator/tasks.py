@@ -207,6 +207,8 @@ class TaskStore:
             seed=t.seed,
             audio=t.audio,
             watermark=req.watermark,
+            media=req.media,
+            resolution=req.resolution or "",
         )
         t.render = self._renderer.submit(job)
         t.render.add_done_callback(lambda _f, t=t: self._render_done(t))

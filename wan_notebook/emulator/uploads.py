@@ -3,6 +3,9 @@
 ``GET /api/v1/uploads?action=getPolicy`` issues a signed POST policy whose ``upload_host``
 points back at the emulator; the multipart ``POST`` stores the file under the form field
 ``key`` (confined to the upload folder); ``oss://<key>`` then resolves to that file.
+Each upload remembers the model its policy was issued for and when it was stored, so a create
+for another model, or after :data:`FILE_TTL_S`, can be refused as the service does
+(PROTOCOL 17.2: "bound to the model", 48 h).
 """
 
 from __future__ import annotations
@@ -26,6 +29,9 @@ from .replies import OssFailure
 ACCESS_KEY_ID = "LTAI-wan-emulator"
 POLICY_TTL_S = 300
 MAX_FILE_MB = 100
+#: Temporary files live 48 h (PROTOCOL 17.2).
+FILE_TTL_S = 48 * 3600
+_META = ".meta"
 _CAPACITY_MB = 999_999_999
 _MAX_KEY_LEN = 1023
 
@@ -53,8 +59,8 @@ class UploadStore:
         mac = hmac.new(self._secret, policy.encode(), hashlib.sha1)
         return base64.b64encode(mac.digest()).decode()
 
-    def issue(self, *, key_index: int, upload_host: str) -> dict[str, Any]:
-        """A fresh policy (the ``data`` object of the getPolicy response)."""
+    def issue(self, *, key_index: int, upload_host: str, model: str = "") -> dict[str, Any]:
+        """A fresh policy (the ``data`` object of the getPolicy response) for ``model``."""
         owner = hashlib.sha256(self._secret + f"key:{key_index}".encode()).hexdigest()[:24]
         day = datetime.now().strftime("%Y-%m-%d")
         upload_dir = f"dashscope-instant/{owner}/{day}/{uuid.uuid4()}"
@@ -67,6 +73,7 @@ class UploadStore:
                 {"bucket": "dashscope-file-emulator"},
                 {"x-oss-object-acl": "private"},
                 {"x-oss-forbid-overwrite": "true"},
+                {"x-emulator-model": model},  # what the upload is bound to (signed)
             ],
         }
         policy = base64.b64encode(json.dumps(doc, separators=(",", ":")).encode()).decode()
@@ -114,6 +121,37 @@ class UploadStore:
                 403, "AccessDenied", "Invalid according to Policy: Policy Condition failed: key."
             )
         return key
+
+    @staticmethod
+    def policy_model(fields: Mapping[str, str]) -> str:
+        """The model a (verified) policy was issued for ("" if none)."""
+        try:
+            doc = json.loads(base64.b64decode(fields.get("policy", "")))
+        except ValueError:
+            return ""
+        for c in doc.get("conditions", []):
+            if isinstance(c, dict) and "x-emulator-model" in c:
+                return str(c["x-emulator-model"])
+        return ""
+
+    def _meta_path(self, key: str) -> Path:
+        path = self.root.joinpath(_META, *key.split("/"))
+        return path.with_name(path.name + ".json")
+
+    def remember(self, key: str, model: str, at: float | None = None) -> None:
+        """Record the model an upload is bound to and when it was stored."""
+        meta = self._meta_path(key)
+        meta.parent.mkdir(parents=True, exist_ok=True)
+        at = time.time() if at is None else at
+        meta.write_text(json.dumps({"model": model, "at": at}), "utf-8")
+
+    def binding(self, url: str) -> tuple[str, float] | None:
+        """``(model, stored_at)`` of an ``oss://`` upload, or None if unknown."""
+        try:
+            data = json.loads(self._meta_path(url[len("oss://") :]).read_text("utf-8"))
+            return str(data["model"]), float(data["at"])
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
 
     def path_for(self, key: str) -> Path:
         """Where ``key`` lives; raises if it would escape the upload folder."""

@@ -13,8 +13,10 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .. import catalog
+from .mediacheck import validate_media
 from .newproto import validate_new
 from .replies import ApiFailure
+from .uploads import UploadStore
 
 #: Largest JSON body accepted on create (the service's limit is not documented).
 MAX_BODY_BYTES = 1 << 20
@@ -48,6 +50,8 @@ class CreateRequest:
     #: A problem the service finds only after accepting the task (PROTOCOL 7, 19): the task is
     #: created and then FAILS with this ``(code, message)``.
     deferred_error: tuple[str, str] | None = None
+    #: Image-to-video inputs (issue 14): ``(role, local path or http(s) URL)``.
+    media: tuple[tuple[str, str], ...] = ()
 
     @property
     def width(self) -> int:
@@ -96,20 +100,18 @@ def resolve_model(name: str, service: str, region: str | None = None) -> catalog
     CONFLICT (PROTOCOL 7, 13.5): for an unknown id some callers see 400 and some 404, and the
     generic table has 404 ``ModelNotFound``. We answer 400 ``InvalidParameter`` "Model not
     exist.", which several independent projects quote from the live service.
-    The image2video path serves only first/last-frame (kf2v) models, which this emulator does not
-    emulate (our catalog is text-to-video), so every model there is unknown; kf2v ids say so.
+    The image2video path serves only first/last-frame (kf2v) models, and video-generation
+    every other model (what the service answers to a kf2v model there is UNCERTAIN, PROTOCOL
+    20.19: we answer "Model not exist.").
     With a ``region``, a model the catalog does not offer there does not exist either.
     """
-    if service == "video-generation":
-        try:
-            model = catalog.get_model(name)
-        except KeyError:
-            pass
-        else:
-            if region is None or region in model.regions:
-                return model
-    elif "kf2v" in name:
-        raise invalid("Model not exist. (first/last-frame kf2v models are not emulated)")
+    try:
+        model = catalog.get_model(name)
+    except KeyError:
+        raise invalid("Model not exist.") from None
+    on_path = (model.endpoint == catalog.CREATE_PATH) == (service == "video-generation")
+    if on_path and (region is None or region in model.regions):
+        return model
     raise invalid("Model not exist.")
 
 
@@ -143,6 +145,7 @@ def validate_create(
     oss_exists: Callable[[str], bool],
     region: str | None = None,
     strict: bool = False,
+    uploads: UploadStore | None = None,
 ) -> CreateRequest:
     """Validate a create body the way the service does, or raise :class:`ApiFailure`.
 
@@ -171,6 +174,8 @@ def validate_create(
         params = {}
     if not isinstance(params, dict):
         raise invalid("parameters must be a JSON object.")
+    if catalog.input_rules(model) and uploads is not None:  # issue 14: i2v, kf2v
+        return _media_request(model, name, inp, params, oss_resolve, oss_exists, uploads, strict)
     if model.protocol == "new":
         fields = validate_new(
             model, inp, params,
@@ -249,6 +254,39 @@ def validate_create(
         audio_url=audio_url,
         deferred_error=("InvalidParameter", " ".join(deferred)) if deferred else None,
     )
+
+
+def _media_request(
+    model: catalog.Model,
+    name: str,
+    inp: dict[str, Any],
+    params: dict[str, Any],
+    oss_resolve: bool,
+    oss_exists: Callable[[str], bool],
+    uploads: UploadStore,
+    strict: bool,
+) -> CreateRequest:
+    fields = validate_media(
+        model, inp, params, oss_resolve=oss_resolve, uploads=uploads,
+        check_audio_url=lambda url: _check_audio_url(
+            url, oss_resolve=oss_resolve, oss_exists=oss_exists
+        ),
+    )  # fmt: skip
+    if strict and fields["deferred_error"] is not None:
+        raise invalid(fields["deferred_error"][1])
+    seed = params.get("seed")
+    if seed is not None and (not _is_int(seed) or not 0 <= seed <= catalog.SEED_MAX):
+        raise invalid(
+            f"parameters.seed must be an integer in [0, {catalog.SEED_MAX}], got {seed!r}."
+        )
+    shot_type = params.get("shot_type")
+    if shot_type is not None and (not model.shot_type or shot_type not in SHOT_TYPES):
+        raise invalid(f"parameters.shot_type {shot_type!r} is not supported by {model.id}.")
+    return CreateRequest(
+        model=model, model_name=name, seed=seed, shot_type=shot_type,
+        prompt_extend=_bool(params, "prompt_extend", True),
+        watermark=_bool(params, "watermark", False), **fields,
+    )  # fmt: skip
 
 
 def _check_audio_url(url: str, *, oss_resolve: bool, oss_exists: Callable[[str], bool]) -> None:

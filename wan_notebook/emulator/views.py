@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from .. import catalog
+from .mediacheck import edit_usage, media_usage, r2v_usage
 from .newproto import new_usage
 from .tasks import Task, TaskStore
 from .validation import SERVICE_TZ
@@ -52,6 +53,12 @@ def actual_prompt(prompt: str, seed: int) -> str:
 def usage(task: Task) -> dict[str, Any]:
     """Billing usage in the model family's shape (PROTOCOL 4)."""
     req = task.request
+    if any(role == "video" for role, _ in req.media):  # issue 14: video edit
+        return edit_usage(req.model, req.resolution, req.duration, req.media)
+    if any(role == "references" for role, _ in req.media):  # issue 14: reference-to-video
+        return r2v_usage(req.model, req.size, req.duration, req.media, req.resolution)
+    if req.media:  # issue 14: image-to-video families
+        return media_usage(req.model, req.resolution, req.duration, req.sound)
     if req.model.usage_style == "new":
         return new_usage(req.model, req.resolution or "1080P", req.ratio or "16:9", req.duration)
     if req.model.usage_style == "wan2.6":

@@ -26,6 +26,7 @@ from collections.abc import Generator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..errors import WaitTimeoutError
+from . import costing as _costing
 from . import render
 from .form import WIDGET_MIME, RunnerSource
 
@@ -327,7 +328,9 @@ class BatchGrid:
         """``3 jobs: 2 SUCCEEDED, 1 RUNNING``."""
         counts = ", ".join(f"{n} {label}" for label, n in sorted(self.counts().items()))
         n = len(self.jobs)
-        return f"{n} job{'s' if n != 1 else ''}" + (f": {counts}" if counts else "")
+        text = f"{n} job{'s' if n != 1 else ''}" + (f": {counts}" if counts else "")
+        money = _costing.grid_cost_text(self.jobs)  # issue 15: the batch's totals
+        return text + (f" · {money}" if money else "")
 
     def html(self) -> str:
         """The grid as a static HTML table (escaped; players reference the saved files)."""
@@ -457,6 +460,7 @@ class BatchGrid:
         show: bool = True,
         title: str = "Wan batch",
         widgets: bool | None = None,
+        max_cost: float | str | None = None,
         **defaults: Any,
     ) -> BatchGrid:
         """Validate every request, then start them as background jobs and return the grid.
@@ -465,6 +469,7 @@ class BatchGrid:
         for every item (as :func:`wan_notebook.generate_many`). Jobs run on the kernel's loop
         (the magic's runner and settings when the extension is loaded and no connection
         setting is given), under the per-model quota. ``show`` displays the grid.
+        ``max_cost`` (and a folder budget) refuse the batch before any request.
         """
         from .. import checks
         from ..api import requests_from
@@ -474,6 +479,13 @@ class BatchGrid:
         source = RunnerSource(
             output_dir=output_dir, api_key=api_key, base_url=base_url, region=region,
             poll_scale=poll_scale, timeout=timeout, concurrency=concurrency,
+        )  # fmt: skip
+        magic = source.magic
+        _, held = _costing.guard_job_start(  # issue 15: refused before any request
+            reqs, max_cost, folder_budget=getattr(magic, "budget", None),
+            region=region or getattr(magic, "region", None),
+            base_url=base_url or getattr(magic, "base_url", None),
+            directory=source.directory, new=new, param="max_cost",
         )  # fmt: skip
         runner = source.runner()
         grid = cls(title=title, widgets=widgets)
@@ -485,6 +497,7 @@ class BatchGrid:
             if source.magic is not None:
                 source.magic.jobs.append(job)
             grid.add(job)
+        _costing.release_when_done(grid.jobs, held)
         return grid
 
     @classmethod

@@ -39,6 +39,8 @@ from .. import catalog
 from ..errors import ValidationError, WanError
 from ..options import GENERATION_OPTIONS
 from . import render
+from .costing import estimate_label, price_region, release_when_done
+from .estimate_view import EstimateView
 from .interpolate import _NAME, interpolate
 
 if TYPE_CHECKING:
@@ -301,6 +303,7 @@ class RunnerSource:
                 store=OutputStore(self.directory), client=client, timeout=self.timeout,
                 loop=loop, concurrency=self.concurrency,
             )  # fmt: skip
+            runner.store.price_region = price_region(self.region, client)  # issue 15
             self._runners[id(loop)] = runner
         return runner
 
@@ -437,7 +440,8 @@ class GenerateForm:
 
     :meth:`submit` does what the Generate button does and returns the
     :class:`~wan_notebook.jobs.Job`; :meth:`request` is the validated request of the current
-    values; :meth:`as_cell` the equivalent ``%%wanvideo`` cell.
+    values; :meth:`as_cell` the equivalent ``%%wanvideo`` cell. ``cost`` shows the live
+    estimate; its "Max cost" box (``max_cost=``) makes Generate refuse a dearer request.
     """
 
     def __init__(
@@ -463,6 +467,7 @@ class GenerateForm:
         poll_scale: float | None = None,
         timeout: float | None = None,
         magic: Any = None,
+        max_cost: float | str | None = None,
     ) -> None:
         import ipywidgets as w
 
@@ -473,6 +478,7 @@ class GenerateForm:
             output_dir=output_dir, api_key=api_key, base_url=base_url, region=region,
             poll_scale=poll_scale, timeout=timeout, magic=magic,
         )  # fmt: skip
+        self.cost = EstimateView(self.source, max_cost)  # issue 15: live estimate, max cost
         checks.flag(new, "new")
         self.embed = checks.flag(embed, "embed")
         # check the initial values with the one validator (a placeholder prompt)
@@ -608,6 +614,7 @@ class GenerateForm:
             self.watermark, self.new, self.copy,
         ):  # fmt: skip
             control.observe(self._on_change, names="value")
+        self.cost.max_cost.observe(lambda _change: self._validate(), names="value")
 
         self.widget = w.VBox(
             [
@@ -630,6 +637,7 @@ class GenerateForm:
                 self.new,
                 w.HBox([self.generate, self.copy]),
                 self.message,
+                self.cost.widget,
                 self.cell,
                 self.cell_notes,
                 self.jobs_box,
@@ -863,6 +871,7 @@ class GenerateForm:
             self.generate.tooltip = "start a background job for this request"
             notes = "".join(f"<div>{render.esc(m)}</div>" for m in self.warnings)
             self.message.value = f'<small role="status"><i>{notes}</i></small>' if notes else ""
+        self.cost.update(None if self.error else self.request())
         self._update_cell()
 
     def _update_cell(self) -> None:
@@ -893,11 +902,14 @@ class GenerateForm:
         from .panel import StatusPanel
 
         request = self.request()
+        held = self.cost.guard(request, bool(self.new.value))  # before anything is sent
         runner = self.source.runner()
         panel = StatusPanel(request, embed=self.embed, cancel_button=True, widgets=True)
+        panel.state.cost = estimate_label(self.cost.estimate)
         if self.source.note:
             panel.state.note = self.source.note
         job = runner.submit(request, new=bool(self.new.value))
+        release_when_done([job], held)
         self.source.record(job)
         slot = _JobSlot(panel, job)
         self.jobs.append(job)

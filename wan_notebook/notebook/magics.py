@@ -23,7 +23,9 @@ from traitlets import Bool, Float, Int, Unicode
 
 from .. import catalog, checks
 from ..errors import ValidationError, WanError
+from ..media_options import media_argument_decorators, media_params
 from ..options import GENERATION_OPTIONS, argument_decorators
+from . import costing as _costing
 from . import render
 from .interpolate import interpolate
 from .interrupt import CellInterrupted, in_magic_terms, stop_following
@@ -71,12 +73,12 @@ _FLAG_FOR = {o.param: o.long_flag for o in reversed(GENERATION_OPTIONS) if o.par
 
 
 # string options whose value may be quoted on the line ("blurry, low quality")
-_QUOTABLE = ("model", "size", "negative_prompt", "audio_url", "directory")
+_QUOTABLE = ("model", "size", "negative_prompt", "audio_url", "directory", "max_cost")
 
 
 def _generation_arguments(func: Any) -> Any:
     """Every generation flag of :data:`~wan_notebook.options.GENERATION_OPTIONS`."""
-    for decorate in argument_decorators():
+    for decorate in [*media_argument_decorators(), *argument_decorators()]:  # + issue 14 media
         func = decorate(func)
     return func
 
@@ -114,7 +116,10 @@ def parse_cell_options(line: str) -> argparse.Namespace:
 
 
 def build_request(
-    prompt: str, args: argparse.Namespace, defaults: Mapping[str, Any]
+    prompt: str,
+    args: argparse.Namespace,
+    defaults: Mapping[str, Any],
+    namespace: Mapping[str, Any] | None = None,
 ) -> VideoRequest:
     """The validated request from the prompt, the cell options and the configured defaults.
 
@@ -135,6 +140,8 @@ def build_request(
         if key not in params and defaults.get(trait) is not None:
             params[key] = defaults[trait]
             origin[key] = f"%config WanVideoMagic.{trait}"
+    for key, value in media_params(args, namespace).items():  # issue 14: --image NAME_OR_PATH
+        params[key], origin[key] = value, "--" + key.replace("_", "-")
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("always")
@@ -204,6 +211,9 @@ class WanVideoMagic(Magics):
     widgets = Bool(True, help="Use ipywidgets for the live panel when a kernel has them.").tag(
         config=True
     )
+    budget = Unicode(
+        None, allow_none=True, help='Folder budget, e.g. "5 USD" (None: WAN_NOTEBOOK_BUDGET).'
+    ).tag(config=True)
 
     def __init__(self, shell: Any = None, **kwargs: Any) -> None:
         super().__init__(shell=shell, **kwargs)
@@ -229,6 +239,8 @@ class WanVideoMagic(Magics):
               help="put the video into the notebook as base64 (Colab, sharing)")  # fmt: skip
     @argument("--no-embed", dest="embed", action="store_const", const=False,
               help="reference the saved file (the default)")  # fmt: skip
+    @argument("--max-cost", default=None, metavar="AMOUNT",
+              help='refuse unless the estimate\'s high is at most this ("5 USD")')  # fmt: skip
     @argument("--background", "-b", action="store_true",
               help="return at once; the panel keeps updating (-o binds the Job)")  # fmt: skip
     @argument("-o", "--output", metavar="NAME", help="bind the VideoResult (or Job) to NAME")
@@ -258,7 +270,8 @@ class WanVideoMagic(Magics):
 
         Defaults come from "%config WanVideoMagic" (model, size, duration, seed,
         negative_prompt, shot_type, prompt_extend, watermark, directory, embed,
-        embed_warn_mb, region, base_url, timeout, poll_scale, widgets).
+        embed_warn_mb, region, base_url, timeout, poll_scale, widgets, budget: the folder
+        budget). --max-cost AMOUNT refuses a cell whose estimate is higher, before any request.
 
         Line form, "%wanvideo SUBCOMMAND": status ID, attach ID, cancel ID, list, gallery,
         form, config, key, emulator [stop], connect. Argument mistakes raise a one-line
@@ -279,13 +292,16 @@ class WanVideoMagic(Magics):
         filled = interpolate(cell.strip(), ns)
         if filled.missing:
             _warn_missing(cell, filled.missing)
-        request = build_request(filled.text, args, self._defaults())
+        request = build_request(filled.text, args, self._defaults(), ns)
         loop = self._job_loop(background=args.background)
         runner = self._runner(args.directory, args.timeout, loop)
         embed = self.embed if args.embed is None else args.embed
+        est, held = _costing.check_cell(self, request, args)  # issue 15: before any request
         panel = self._panel(request, embed=embed, cancel_button=args.background)
+        panel.state.cost = _costing.estimate_label(est)
         panel.show()
         job = runner.submit(request, new=args.new)
+        _costing.release_when_done([job], held)
         return self._run(job, panel, args)
 
     def _panel(
@@ -379,6 +395,7 @@ class WanVideoMagic(Magics):
             except ValidationError as exc:  # a base_url, key or region that cannot be used
                 raise UsageError(str(exc).replace("\n", " ")) from None
             runner = Runner(store=store, client=client, timeout=timeout, loop=loop)
+            store.price_region = _costing.price_region(region, client)  # issue 15
             self._runners[ident] = runner
         return runner
 

@@ -32,6 +32,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 from .. import errors
+from .costing import cost_label
 
 
 class VideoResult(Protocol):
@@ -362,6 +363,8 @@ class PanelState:
     attached: bool = False
     embed: bool = False
     width: int | None = None
+    #: The estimate before the run ("est. $0.50"); the actual cost is read from the result.
+    cost: str = ""
 
     @property
     def done(self) -> bool:
@@ -461,6 +464,8 @@ def panel_html(state: PanelState) -> str:
         meta.append("re-attached")
     if state.history:
         meta.append(esc(history_text(state.history)))
+    if cost_label(state):
+        meta.append(esc(cost_label(state)))
     if meta:
         rows.append("<small>" + " · ".join(meta) + "</small>")
     rows.append(_prompt_html(state.prompt))
@@ -492,6 +497,8 @@ def panel_text(state: PanelState) -> str:
         extra.append(progress)
     if state.history:
         extra.append(history_text(state.history))
+    if cost_label(state):
+        extra.append(cost_label(state))
     if extra:
         lines.append("  " + " · ".join(extra))
     lines.append(f"  prompt: {prompt}")

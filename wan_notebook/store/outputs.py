@@ -50,6 +50,7 @@ from . import rebuild as _rebuild
 from . import rows as _rows
 from . import saving as _saving
 from . import sidecar as _sidecar
+from . import spending as _spending
 from . import verify as _verify
 from .claims import ClaimsMixin
 from .index import CorruptIndexError, Index, ReadOnlyStoreError, StoreError, StoreWriteError
@@ -126,6 +127,8 @@ class OutputStore(ClaimsMixin, _verify.Healing):
         self._open_lock = threading.Lock()
         # intent id -> task id whose journaling failed (never abandon those intents)
         self._unjournaled: dict[int, str] = {}
+        #: The region whose prices the sidecar's ``cost`` uses (None: DASHSCOPE_REGION/default).
+        self.price_region: str | None = None
 
     @property
     def root(self) -> Path:
@@ -562,9 +565,14 @@ class OutputStore(ClaimsMixin, _verify.Healing):
             )
         if not video.is_file():
             raise StoreError(f"{video} does not exist; nothing to save")
-        stat, sha = _saving.save_files(self._write, record, task, video)
+        stat, sha = _saving.save_files(self._write, record, task, video, self.price_region)
         _verify.remember(video, stat, sha)
         return self._saved(self._require(task_id))
+
+    def spend(self) -> list[dict[str, Any]]:
+        """What this folder spent, by day, model and currency (issue 15; see
+        :func:`wan_notebook.store.spending.summary`)."""
+        return _spending.summary(self)
 
     # -- rebuilding -----------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from .._fsutil import folder_lock, move_aside
 from . import journal as _journal
+from . import spending as _spending
 from .index import Index, StoreError, StoreWriteError
 from .records import RebuildReport
 
@@ -61,6 +62,7 @@ def rebuild_from_sidecars(index: Index, root: Path) -> RebuildReport:
         try:
             with index.write() as conn:
                 was_added = _journal.upsert_saved(conn, row)
+                _spending.restore(conn, row, path)  # issue 15: the sidecar's cost
         except (sqlite3.IntegrityError, ValueError) as exc:
             skipped.append((path.name, f"conflicts with another row: {exc}"))
             continue

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sqlite3
 from pathlib import Path
@@ -112,6 +113,8 @@ def request_from_canonical(data: dict[str, Any], digest: str) -> VideoRequest:
         kwargs["_audio_sha256"] = data.get("audio_sha256")
     else:
         kwargs["audio_url"] = data.get("audio_url")
+    if isinstance(data.get("inputs"), list):  # issue 14: media inputs by their recorded key
+        kwargs.update(_media_of(data))
     try:
         request = VideoRequest(**kwargs)
         same = request.digest == digest
@@ -123,6 +126,33 @@ def request_from_canonical(data: dict[str, Any], digest: str) -> VideoRequest:
             "wan-notebook; its canonical form is in the task's sidecar/index row"
         )
     return request
+
+
+def _media_of(data: dict[str, Any]) -> dict[str, Any]:
+    """The media fields of a journaled media request: each input by its key (the bytes are
+    not kept; enough for the digest, the sidecar and attaching, not for submitting again)."""
+    from ..media_in import MediaInput
+
+    media = []
+    for item in data["inputs"]:
+        url = item.get("url")
+        digest = item.get("sha256") or hashlib.sha256(str(url).encode()).hexdigest()
+        media.append(
+            MediaInput(
+                role=str(item.get("role")),
+                kind="remote" if url else "image",
+                sha256=digest,
+                size=int(item.get("size") or 0),
+                mime=str(item.get("mime") or ""),
+                name="",
+                width=item.get("width"),
+                height=item.get("height"),
+                seconds=item.get("seconds"),
+                url=url,
+                thumb=item.get("thumb"),
+            )
+        )
+    return {"media": tuple(media), "resolution": data.get("resolution"), "size": ""}
 
 
 def read_metadata(path: Path) -> dict[str, Any]:

@@ -13,6 +13,7 @@ from typing import Any
 from .._fsutil import atomic_write_bytes, sha256_file
 from . import journal as _journal
 from . import sidecar as _sidecar
+from . import spending as _spending
 from .records import TaskRecord, iso, now_utc
 from .verify import sidecar_from_row
 
@@ -46,6 +47,7 @@ def save_files(
     record: TaskRecord,
     task: Any,
     video: Path,
+    region: str | None = None,
 ) -> tuple[os.stat_result, str]:
     """Probe and hash ``video``, make its poster, then in one write transaction mark the task
     saved and write its sidecar (before the commit: after a crash here, lookup finds the
@@ -81,5 +83,6 @@ def save_files(
         sidecar = sidecar_from_row(
             conn, row, task=task, video_info=media, poster=poster.name if has_poster else None
         )
+        sidecar["cost"] = _spending.cost_of_saved(conn, row, sidecar, region)  # issue 15
         atomic_write_bytes(record.paths.sidecar, _sidecar.dumps(sidecar))
     return stat, sha
