@@ -83,7 +83,8 @@ function render({ model, el }) {
     players.forEach((p) => { p.currentTime = t; });
     playButton.textContent = "▶";
   };
-  lead.addEventListener("loadedmetadata", () => { slider.max = String(duration()); });
+  // the shortest duration bounds the slider: known only once every player has its metadata
+  players.forEach((p) => p.addEventListener("loadedmetadata", () => { slider.max = String(duration()); }));
   lead.addEventListener("timeupdate", () => {
     slider.value = String(lead.currentTime);
     clock.textContent = `${lead.currentTime.toFixed(2)} s · frame ${Math.round(lead.currentTime * fps)}`;
