@@ -29,7 +29,7 @@ sys.path.insert(0, str(HERE))
 from _common import fmt  # noqa: E402
 
 #: benchmarks with run(quick) -> report, in the order of the issues they prove
-STRUCTURED = ("batch", "rerun", "download", "chaos", "crash", "inputs", "estimate")
+STRUCTURED = ("batch", "rerun", "download", "chaos", "crash", "inputs", "estimate", "sweep")
 #: benchmarks that print their own table: (script, arguments for a full run, for a quick run)
 PRINTED = (
     ("polling", [], ["--tasks", "2000"]),

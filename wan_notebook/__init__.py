@@ -51,6 +51,11 @@ _EXPORTS: dict[str, str] = {
     "GenerateForm": "wan_notebook.notebook.form",
     "Gallery": "wan_notebook.notebook.gallery",
     "BatchGrid": "wan_notebook.notebook.batch",
+    # research sweeps (issue 16)
+    "sweep": "wan_notebook.sweeps",
+    "Sweep": "wan_notebook.sweeps",
+    "SweepView": "wan_notebook.notebook.sweep_view",
+    "compare": "wan_notebook.notebook.compare",
     # IPython extension: %load_ext wan_notebook
     "load_ipython_extension": "wan_notebook.notebook",
     "unload_ipython_extension": "wan_notebook.notebook",

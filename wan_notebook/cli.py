@@ -31,6 +31,7 @@ from .errors import (
 )
 from .media_options import add_media_options, media_params
 from .options import add_generation_options, request_params
+from .sweeps.command import add_parser as add_sweep_parser
 
 __all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "main"]
 
@@ -147,6 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=60.0,
         help="emulator speed (simulated s per s; default 60)",
     )
+    add_sweep_parser(sub, _connection_args)  # issue 16: wanvideo sweep
     return parser
 
 
@@ -401,6 +403,14 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args.directory, speed=args.speed)
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from .sweeps.command import run
+
+    with _Connection(args) as conn:
+        conn_kw = {"base_url": conn.base_url, "region": conn.region, "api_key": conn.api_key}
+        return run(args, conn_kw, poll_scale=conn.poll_scale)
+
+
 _COMMANDS = {
     "generate": _cmd_generate,
     "status": _cmd_status,
@@ -411,6 +421,7 @@ _COMMANDS = {
     "emulator": _cmd_emulator,
     "demo": _cmd_demo,
     "spend": cli_cost.cmd_spend,
+    "sweep": _cmd_sweep,
 }
 
 

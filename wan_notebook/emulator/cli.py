@@ -77,6 +77,10 @@ def build_parser(prog: str = "python -m wan_notebook.emulator") -> argparse.Argu
         "--render-workers", type=checks.arg_positive_int("--render-workers"), default=2,
         help="parallel video renders (>= 1)",
     )  # fmt: skip
+    p.add_argument(
+        "--fast-render", action="store_true",
+        help="render tiny (64 px, 1 fps) but valid H.264 videos, for scale tests",
+    )  # fmt: skip
     noise = p.add_mutually_exclusive_group()
     noise.add_argument(
         "--log", dest="log", action="store_true", default=True, help="log each request (default)"
@@ -165,6 +169,7 @@ def _foreground(args: argparse.Namespace) -> int:
         region=args.region,
         strict_create=args.strict_create,
         state_dir=state,
+        fast_render=args.fast_render,
     )
     try:
         emu.start()

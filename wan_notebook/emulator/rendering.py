@@ -81,8 +81,9 @@ class RenderJob:
 class RenderPool:
     """``workers`` threads rendering through one shared, lazily created ``RenderCache``."""
 
-    def __init__(self, directory: Path, workers: int) -> None:
+    def __init__(self, directory: Path, workers: int, *, fast: bool = False) -> None:
         self._dir = directory
+        self._fast = fast  # fastrender.FastRenderCache: tiny videos for scale tests
         self._fetched = directory / "fetched"
         self._executor = ThreadPoolExecutor(workers, thread_name_prefix="wan-emulator-render")
         self._lock = threading.Lock()
@@ -90,6 +91,10 @@ class RenderPool:
 
     def _get_cache(self) -> Any:
         with self._lock:
+            if self._cache is None and self._fast:
+                from .fastrender import FastRenderCache
+
+                self._cache = FastRenderCache(self._dir / "fast")
             if self._cache is None:
                 from .render import RenderCache  # PyAV is heavy: import on the first render
 

@@ -34,6 +34,7 @@ class Emulator:
     new emulator on the same folder carries on with them (the background service uses it).
     ``clock_offset`` (seconds, default 0) sets the service's wall clock apart from this
     machine's (``-600``: ten minutes behind, as seen by a client whose clock is 10 min fast).
+    ``fast_render`` renders tiny (64 px wide, 1 fps) but valid H.264 videos, for scale tests.
     Use as a context manager, or call :meth:`start` / :meth:`stop`.
     """
 
@@ -55,6 +56,7 @@ class Emulator:
         strict_create: bool = False,
         state_dir: str | Path | None = None,
         clock_offset: float = 0.0,
+        fast_render: bool = False,
     ) -> None:
         keys = tuple(api_keys)
         if isinstance(api_keys, str) or not keys or not all(isinstance(k, str) and k for k in keys):
@@ -82,6 +84,7 @@ class Emulator:
         self._concurrency = concurrency
         self._log = log
         self._render_workers = render_workers
+        self._fast_render = bool(fast_render)  # tiny videos for scale tests (fastrender.py)
         self.faults = FaultRules(seed)
         self._lock = threading.Lock()
         self._server: Any = None
@@ -178,7 +181,9 @@ class Emulator:
                 journal = TaskJournal(self._state_dir / "tasks.sqlite")
             self._journal = journal
             self._stats = Stats()
-            self._renderer = RenderPool(self._storage / "renders", self._render_workers)
+            self._renderer = RenderPool(
+                self._storage / "renders", self._render_workers, fast=self._fast_render
+            )
             self._store = TaskStore(
                 clock=self._clock,
                 seed=self._seed,
