@@ -101,6 +101,15 @@ def add_parser(sub: Any, connection_args: Callable[[argparse.ArgumentParser], No
         help="write the results table (.parquet, .csv) or a folder",
     )
     p.add_argument("--format", default=None, choices=("parquet", "csv", "videofolder", "vbench"))
+    p.add_argument(
+        "--max-cost",
+        default=None,
+        metavar="AMOUNT",
+        help="refuse to start when the cells still to make may cost more (e.g. 20, '20 USD')",
+    )
+    p.add_argument(
+        "--dry-run", action="store_true", help="print the estimate of the sweep and send nothing"
+    )
     connection_args(p)
 
 
@@ -158,8 +167,12 @@ def _run(args: argparse.Namespace, connection: dict[str, Any]) -> int:
         output_dir=args.directory,
         concurrency=args.concurrency,
         timeout=args.timeout,
+        max_cost=args.max_cost,
         **connection,
     )
+    if args.dry_run:
+        print(str(sw.estimate()))
+        return 0
     before = sw.status()
     print(
         f"sweep {sw.id}: {before.total} cells, {before.done} already done "

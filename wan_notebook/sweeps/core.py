@@ -22,8 +22,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .. import checks
+from .. import budget, checks
 from ..api import check_call
+from ..cost import CostEstimate, estimate_cost
 from ..jobs import Runner
 from ..loops import run_sync
 from ..store import OutputStore
@@ -90,6 +91,7 @@ class Sweep:
         concurrency: int | None,
         connection: Mapping[str, Any],
         spec: Mapping[str, Any],
+        max_cost: float | str | None = None,
     ) -> None:
         self.cells = cells
         self.output_dir = Path(output_dir)
@@ -108,6 +110,10 @@ class Sweep:
         self._running = False
         self._error: BaseException | None = None
         self._listeners: list[Any] = []
+        self._held: Any = None  # a folder-budget reservation while running (issue 15)
+        self.max_cost = max_cost
+        if max_cost is not None:  # a bad budget is refused now, not at run time
+            budget.parse_budget(max_cost, self.estimate(all_cells=True).currency)
         self.manifest.ensure(cells, self._spec)
 
     def __len__(self) -> int:
@@ -118,17 +124,39 @@ class Sweep:
         counts = ", ".join(f"{k}={v}" for k, v in s.counts.items() if v)
         return f"<Sweep {self.id} cells={s.total} {counts} output_dir={str(self.output_dir)!r}>"
 
+    # ------------------------------------------------------------------ cost
+
+    def estimate(self, *, all_cells: bool = False) -> CostEstimate:
+        """What the cells not saved yet will cost (``all_cells``: as if nothing were saved).
+
+        Videos the folder already holds cost nothing; see :func:`wan_notebook.estimate_cost`.
+        """
+        requests = [c.request for c in self.cells]
+        saved: set[int] = set()
+        if not all_cells:
+            saved = budget.saved_indexes(requests, OutputStore(self.output_dir))
+        c = self._connection
+        return estimate_cost(requests, c.get("region"), base_url=c.get("base_url"), saved=saved)
+
     # ------------------------------------------------------------------ running
 
     def _check_before_run(self, todo: list[Cell]) -> None:
         """Checks on the cells about to run, before the first request (budgets go here).
 
-        Today: the outputs folder must be writable. Nothing is sent before this returns.
+        The outputs folder must be writable, and the cells to run must fit ``max_cost`` and
+        the folder budget (``WAN_NOTEBOOK_BUDGET``; the reservation is held until the run
+        ends). Nothing is sent before this returns.
         """
         if todo and OutputStore(self.output_dir).read_only:
             raise checks.fail(
                 "output_dir", str(self.output_dir), "is read-only: no video could be saved",
                 "a folder this process can write",
+            )  # fmt: skip
+        if todo:
+            c = self._connection
+            _, self._held = budget.enforce(
+                [cell.request for cell in todo], self.max_cost, region=c.get("region"),
+                base_url=c.get("base_url"), output_dir=self.output_dir, new=False,
             )  # fmt: skip
 
     def _todo(self, retry_failed: bool) -> list[Cell]:
@@ -160,6 +188,8 @@ class Sweep:
                 finally:
                     await runner.aclose()
         finally:
+            budget.release(self._held)
+            self._held = None
             with self._lock:
                 self._running, self._t_end = False, time.monotonic()
             if self._stop.is_set():
@@ -269,6 +299,7 @@ def sweep(
     base_url: str | None = None,
     region: str | None = None,
     timeout: float | None = None,
+    max_cost: float | str | None = None,
 ) -> Sweep:
     """A sweep of ``prompts`` x ``seeds`` x ``models`` x ``params`` (x ``repeat``).
 
@@ -279,6 +310,9 @@ def sweep(
     ``repeat``: videos per cell; without ``seeds`` each repeat gets a fixed seed of its own.
     Everything is validated here, before any request; nothing runs until :meth:`Sweep.run`,
     :meth:`Sweep.arun` or :meth:`Sweep.start`. The same call later resumes the same sweep.
+    ``max_cost`` (a number in the region's currency, or ``"20 USD"``): a run is refused
+    before any request when the estimate of its cells still to make exceeds it
+    (:class:`~wan_notebook.errors.BudgetExceededError`); :meth:`Sweep.estimate` tells it first.
     """
     check_call(
         output_dir=output_dir, api_key=api_key, base_url=base_url, region=region,
@@ -293,5 +327,6 @@ def sweep(
     }
     connection = {"api_key": api_key, "base_url": base_url, "region": region, "timeout": timeout}
     return Sweep(
-        cells, output_dir=output_dir, concurrency=concurrency, connection=connection, spec=spec
-    )
+        cells, output_dir=output_dir, concurrency=concurrency, connection=connection, spec=spec,
+        max_cost=max_cost,
+    )  # fmt: skip

@@ -31,6 +31,7 @@ COLUMNS = (
     "shot_type", "audio_url", "task_id", "state", "status", "cached", "error_code",
     "error_message", "sha256", "bytes", "path", "poster", "width", "height", "fps",
     "video_seconds", "submitted_at", "saved_at", "started_at", "ended_at", "run_seconds",
+    "cost", "currency",
 )  # fmt: skip
 _CHUNK = 500
 
@@ -56,6 +57,30 @@ def _tasks(root: Path, digests: list[str]) -> dict[str, sqlite3.Row]:
     finally:
         conn.close()
     return best
+
+
+def _costs(root: Path, task_ids: list[str]) -> dict[str, tuple[float | None, str]]:
+    """task id -> (actual cost, else the estimate; currency) from the folder's spend table
+    (issue 15; an older folder without the table has no costs)."""
+    path = root / INDEX_NAME
+    if not path.exists() or not task_ids:
+        return {}
+    out: dict[str, tuple[float | None, str]] = {}
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+    try:
+        for start in range(0, len(task_ids), _CHUNK):
+            chunk = task_ids[start : start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            query = (
+                f"SELECT task_id, actual, estimate, currency FROM spend WHERE task_id IN ({marks})"
+            )
+            for task_id, actual, estimate, currency in conn.execute(query, chunk):
+                out[task_id] = (actual if actual is not None else estimate, currency)
+    except sqlite3.OperationalError:  # no spend table (a folder of an older version)
+        return {}
+    finally:
+        conn.close()
+    return out
 
 
 def _row(cell: sqlite3.Row, task: sqlite3.Row | None, root: Path, region: Any) -> dict[str, Any]:
@@ -113,6 +138,9 @@ def results_frame(manifest: Manifest, output_dir: str | Path, region: str | None
     root = Path(output_dir).expanduser().absolute()
     tasks = _tasks(root, [c["digest"] for c in cells])
     rows = [_row(c, tasks.get(c["digest"]), root, region) for c in cells]
+    costs = _costs(root, sorted({r["task_id"] for r in rows if r.get("task_id")}))
+    for row in rows:
+        row["cost"], row["currency"] = costs.get(row.get("task_id") or "", (None, None))
     frame = pd.DataFrame.from_records(rows)
     for col in COLUMNS:
         if col not in frame.columns:
