@@ -42,6 +42,7 @@ from . import render
 from .costing import estimate_label, price_region, release_when_done
 from .estimate_view import EstimateView
 from .interpolate import _NAME, interpolate
+from .media_picker import MediaPicker, media_models, shaped_by_input, tier_options
 
 if TYPE_CHECKING:
     from ..jobs import Job, Runner
@@ -516,8 +517,11 @@ class GenerateForm:
         self.prompt_count = w.HTML()
         self.model = _label(
             w.Dropdown, description="Model", layout={"width": "100%"},
-            options=[(model_label(m), m.id) for m in catalog.MODELS.values()], value=info.id,
+            options=[(model_label(m), m.id) for m in catalog.MODELS.values()]
+            + [(model_label(m), m.id) for m in media_models()],  # issue 14: media_picker.py
+            value=info.id,
         )  # fmt: skip
+        self.media = MediaPicker(changed=lambda: None if self._busy else self._validate())
         self.size = _label(w.Dropdown, description="Size", layout={"width": "100%"})
         # A Dropdown, not a SelectionSlider: when the options change (another model), the
         # slider's view clamped its old index to the new range in the browser and synced that
@@ -622,6 +626,7 @@ class GenerateForm:
                 self.prompt,
                 self.prompt_count,
                 self.model,
+                self.media.widget,
                 w.HBox([self.size]),
                 self.duration,
                 self.negative,
@@ -668,6 +673,8 @@ class GenerateForm:
             out["seed"] = int(self.seed.value)
         if "resolution" in out:
             del out["size"]  # the new protocol's names, also on the copied cell
+        if shaped_by_input(info):  # the size dropdown holds tiers: the input sets the shape
+            out["resolution"] = out.pop("size")
         mode = self.audio_mode.value
         if mode == "none" and info.audio:
             out["audio"] = False
@@ -693,7 +700,9 @@ class GenerateForm:
             )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            request = VideoRequest.create(self.prompt.value.strip(), **self.params())
+            request = VideoRequest.create(
+                self.prompt.value.strip(), **self.params(), **self.media.values()
+            )
         self.warnings = [str(w.message) for w in caught]
         return request
 
@@ -706,7 +715,8 @@ class GenerateForm:
             rel = os.path.relpath(url)
             params["audio_url"] = url if rel.startswith("..") else Path(rel).as_posix()
         directory = self.source._output_dir
-        return wanvideo_cell(self.prompt.value, params, directory=directory, new=self.new.value)
+        cell = wanvideo_cell(self.prompt.value, params, directory=directory, new=self.new.value)
+        return CellText(cell, cell.notes + self.media.cell_notes())
 
     # ------------------------------------------------------------------ reacting
 
@@ -716,8 +726,13 @@ class GenerateForm:
         """Point size, duration, audio and shot type at ``info``'s catalog row."""
         self._busy = True
         try:
-            self.size.options = [(size_label(s, info), s) for s in info.sizes]
-            self.size.value = size if size in info.sizes else info.default_size
+            if shaped_by_input(info):  # issue 14: a tier; the input image sets the shape
+                self.size.options = tier_options(info)
+                self.size.value = info.default_resolution or info.resolutions[0]
+            else:
+                self.size.options = [(size_label(s, info), s) for s in info.sizes]
+                self.size.value = size if size in info.sizes else info.default_size
+            self.media.show_for(info)
             self.duration.options = [(str(d), d) for d in info.durations] + (
                 [("smart (the model chooses)", -1)] if info.smart_duration else []
             )
@@ -853,6 +868,8 @@ class GenerateForm:
             len(self.negative.value), info.negative_prompt_max, "negative prompt"
         )
         try:
+            if self.media.error:  # shown beside its upload too
+                raise ValidationError(self.media.error, param="media")
             self.request()
         except (ValidationError, WanError) as exc:
             self.error = str(exc)

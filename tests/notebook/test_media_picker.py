@@ -1,0 +1,129 @@
+"""The form's media inputs (``notebook/media_picker.py``): an upload per input role with a
+preview and the catalog check beside it; the request carries the file as ``generate`` would.
+Driven in-process (widgets need no frontend) and against the emulator over loopback."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import pytest
+from PIL import Image
+
+from wan_notebook.notebook.form import GenerateForm
+
+SPEED = 200.0
+CLOSE = 4.0  # mean absolute error (0-255) between a decoded frame and its input image
+
+
+@pytest.fixture(autouse=True)
+def _pace(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WAN_NOTEBOOK_POLL_SCALE", str(1 / SPEED))
+
+
+def picture(seed: int, w: int = 640, h: int = 480) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    img = np.zeros((h, w, 3), np.uint8)
+    for (y, x), colour in zip(
+        [(0, 0), (0, 1), (1, 0), (1, 1)], rng.integers(20, 235, (4, 3)), strict=True
+    ):
+        img[y * h // 2 : (y + 1) * h // 2, x * w // 2 : (x + 1) * w // 2] = colour
+    return img
+
+
+def upload(array: np.ndarray, name: str = "still.png") -> tuple[dict[str, Any], ...]:
+    """A FileUpload value (ipywidgets 8) holding ``array`` as a PNG."""
+    out = io.BytesIO()
+    Image.fromarray(array).save(out, "PNG")
+    data = out.getvalue()
+    return ({"name": name, "type": "image/png", "size": len(data), "content": memoryview(data),
+             "last_modified": datetime.now(timezone.utc)},)  # fmt: skip
+
+
+def first_frame(path: Path) -> np.ndarray:
+    with av.open(str(path)) as box:
+        return next(box.decode(video=0)).to_ndarray(format="rgb24")
+
+
+def error(frame: np.ndarray, image: np.ndarray) -> float:
+    scaled = Image.fromarray(image).resize((frame.shape[1], frame.shape[0]))
+    return float(np.abs(frame.astype(np.float32) - np.asarray(scaled, np.float32)).mean())
+
+
+@pytest.fixture
+def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    monkeypatch.chdir(tmp_path)
+    return {"api_key": "sk-test", "base_url": "http://127.0.0.1:9/api/v1"}
+
+
+def test_choosing_an_i2v_model_shows_the_image_picker(offline: dict[str, Any]) -> None:
+    form = GenerateForm(prompt="the fox wakes up", **offline)
+    assert form.media.widget.layout.display == "none" and not form.media.slots
+    form.model.value = "wan2.1-i2v-turbo"
+    assert form.media.widget.layout.display is None
+    assert list(form.media.slots) == ["image"]
+    assert form.media.slots["image"].upload.description.endswith("*")  # required
+    assert [v for _, v in form.size.options] == ["480P", "720P"]  # the image sets the shape
+    assert form.error is not None and "image is required" in form.error
+    assert form.generate.disabled
+    form.model.value = "wan2.1-kf2v-plus"  # first + last frame
+    assert list(form.media.slots) == ["image", "last_frame"]
+    assert not form.media.slots["last_frame"].upload.description.endswith("*")
+    form.model.value = "wan2.5-t2v-preview"  # text to video: hidden again
+    assert form.media.widget.layout.display == "none" and not form.media.slots
+    assert form.error is None
+
+
+def test_a_bad_image_shows_the_error_and_sends_nothing(emulator, tmp_path: Path) -> None:
+    form = GenerateForm(
+        prompt="the fox wakes up", output_dir=tmp_path, api_key=emulator.api_key,
+        base_url=emulator.base_url,
+    )  # fmt: skip
+    form.model.value = "wan2.1-i2v-turbo"
+    slot = form.media.slots["image"]
+    slot.upload.value = upload(picture(1, 100, 100), "tiny.png")
+    assert slot.upload.value == ()  # the bytes left the widget state
+    assert slot.error is not None and "100x100" in slot.error and "240" in slot.error
+    assert "100x100" in slot.message.value  # shown beside the upload
+    assert slot.preview.value  # the preview still shows what was chosen
+    assert form.error is not None and form.generate.disabled
+    before = emulator.stats()
+    form.generate.click()  # refused in the form
+    assert "Cannot generate" in form.message.value or "100x100" in form.message.value
+    with pytest.raises(Exception, match="100x100"):
+        form.submit()
+    after = emulator.stats()
+    assert after["tasks_created"] == before["tasks_created"] == 0
+    assert not form.jobs
+    slot.clear.click()
+    assert slot.error is None and not slot.inputs and "image is required" in form.error
+
+
+def test_an_uploaded_image_previews_and_becomes_the_first_frame(emulator, tmp_path: Path) -> None:
+    form = GenerateForm(
+        prompt="the fox wakes up", output_dir=tmp_path, api_key=emulator.api_key,
+        base_url=emulator.base_url,
+    )  # fmt: skip
+    form.model.value = "wan2.1-i2v-turbo"
+    form.size.value = "480P"
+    form.duration.value = 3
+    still = picture(7, 640, 480)
+    form.media.slots["image"].upload.value = upload(still)
+    slot = form.media.slots["image"]
+    assert slot.error is None and "ok" in slot.message.value
+    thumb = Image.open(io.BytesIO(slot.preview.value))
+    assert max(thumb.size) <= 160 and thumb.size[0] > thumb.size[1]  # a real thumbnail
+    assert "640x480" in slot.info.value
+    assert form.error is None and not form.generate.disabled
+    request = form.request()
+    assert [m.role for m in request.media] == ["image"] and request.resolution == "480P"
+    assert any("image: the uploaded file" in n for n in form.as_cell().notes)
+    job = form.submit()
+    result = job.result(timeout=60)
+    assert error(first_frame(result.path), still) < CLOSE
+    assert result.metadata["request"]["inputs"][0]["role"] == "image"
+    assert emulator.stats()["tasks_created"] == 1
