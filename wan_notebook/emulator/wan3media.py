@@ -1,0 +1,90 @@
+"""Wan3.0 ``media[]`` in the emulator (PROTOCOL 15.3-15.4, 19): where each item is read from,
+and what the service would fail the task for after accepting it.
+
+The mutually exclusive modes are checked by :mod:`.newproto` (a FAILED task with the documented
+message). Here: URLs the service cannot use at all (create-time 4xx, as every media model), and
+problems found once a file is fetched (format, sides, size, per-item and total seconds, counts,
+``last_frame`` without ``first_frame``) as a deferred error, so the task FAILS. ``strict``
+emulators raise deferred errors at create: the other reading of PROTOCOL 19's UNCERTAIN channel.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .. import catalog
+from .mediacheck import _clip_seconds, _source, image_problem, video_problem
+from .uploads import UploadStore
+
+__all__ = ["wan3_media", "wan3_size"]
+
+#: media[] type -> the role the renderer reads (reference audio is not drawn).
+_ROLE = {"first_frame": "image", "last_frame": "last_frame", "reference_image": "references",
+         "reference_video": "references", "reference_audio": "reference_audio"}  # fmt: skip
+
+
+def wan3_media(
+    model: catalog.Model, inp: Mapping[str, Any], *, oss_resolve: bool, uploads: UploadStore
+) -> tuple[tuple[tuple[str, str], ...], tuple[str, str] | None]:
+    """``(media, deferred_error)`` of a Wan3.0 body whose ``media`` is a well-formed list."""
+    items = inp.get("media")
+    if not isinstance(items, list) or not items:
+        return (), None
+    rules = {r.field: r for r in catalog.input_rules(model)}
+    inline = uploads.root.parent / "inline"
+    media: list[tuple[str, str]] = []
+    problem: tuple[str, str] | None = None
+    counts: dict[str, int] = {}
+    seconds: dict[str, float] = {}
+    for item in items:
+        kind = item.get("type") if isinstance(item, dict) else None
+        rule = rules.get(kind or "")
+        if rule is None or not isinstance(item.get("url"), str):
+            continue  # file / link / unknown: newproto's checks; not rendered
+        src = _source(item["url"], model.id, oss_resolve=oss_resolve, uploads=uploads,
+                      inline=inline)  # fmt: skip
+        counts[kind] = counts.get(kind, 0) + 1
+        local = not src.startswith(("http:", "https:"))
+        if local and problem is None:
+            if rule.kind == "image":
+                problem = image_problem(Path(src), rule)
+            elif rule.kind == "video":
+                problem = video_problem(Path(src), rule)
+        if local and rule.kind in ("video", "audio"):
+            seconds[rule.kind] = seconds.get(rule.kind, 0.0) + (_clip_seconds(src) or 0.0)
+        media.append((_ROLE[kind], src))
+    for kind, n in counts.items():
+        most = rules[kind].many or 1
+        if problem is None and n > most:
+            problem = ("InvalidParameter", f"input.media: at most {most} {kind} items.")
+    for kind, total in seconds.items():
+        if problem is None and total > catalog.WAN3_REFERENCE_SECONDS:
+            problem = ("InvalidParameter", f"input.media: the reference {kind}s are {total:.1f} s "
+                       f"in all, over {catalog.WAN3_REFERENCE_SECONDS:g} s.")  # fmt: skip
+    if problem is None and "last_frame" in counts and "first_frame" not in counts:
+        # undocumented officially; rejected per a third party (PROTOCOL 20.8)
+        problem = ("InvalidParameter", "input.media: last_frame needs a first_frame.")
+    return tuple(media), problem
+
+
+def wan3_size(
+    model: catalog.Model,
+    fields: Mapping[str, Any],
+    params: Mapping[str, Any],
+    media: tuple[tuple[str, str], ...],
+) -> str:
+    """Output pixels: with a first frame and ``ratio: adaptive`` the image's shape at the
+    tier's pixel total (as wan2.7-i2v, PROTOCOL 14.4; INFERRED for Wan3.0, 20.5), else as
+    asked."""
+    first = dict(media).get("image")
+    if first is None or params.get("ratio", model.default_ratio) != "adaptive":
+        return str(fields["size"])
+    if first.startswith(("http:", "https:")):
+        return str(fields["size"])
+    from PIL import Image
+
+    with Image.open(first) as img:
+        w, h = catalog.pixels_for_image(str(fields["resolution"]), *img.size)
+    return f"{w}*{h}"
