@@ -15,9 +15,9 @@ from typing import Any
 from .. import catalog
 from .mediacheck import validate_media
 from .newproto import validate_new
-from .wan3media import wan3_media, wan3_size
 from .replies import ApiFailure
 from .uploads import UploadStore
+from .wan3media import wan3_media, wan3_size
 
 #: Largest JSON body accepted on create (the service's limit is not documented).
 MAX_BODY_BYTES = 1 << 20
