@@ -139,3 +139,36 @@ def test_emulator_last_frame_alone_fails_and_first_frame_succeeds(emulator) -> N
     out = _raw(emulator, [{"type": "last_frame", "url": uri}])
     assert out["task_status"] == "FAILED" and "first_frame" in out["message"]
     assert _raw(emulator, [{"type": "first_frame", "url": uri}])["task_status"] == "SUCCEEDED"
+
+
+def clip(path: Path, seconds: float, w: int = 320, h: int = 240) -> Path:
+    """A real MP4 of ``seconds`` at 30 fps (PyAV)."""
+    with av.open(str(path), "w") as box:
+        stream = box.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        for i in range(round(seconds * 30)):
+            frame = av.VideoFrame.from_ndarray(np.full((h, w, 3), i % 255, np.uint8), "rgb24")
+            box.mux(stream.encode(frame))
+        box.mux(stream.encode())
+    return path
+
+
+def test_reference_seconds_total_is_refused(tmp_path: Path) -> None:
+    a, b = clip(tmp_path / "a.mp4", 8), clip(tmp_path / "b.mp4", 8)
+    with pytest.raises(ValidationError, match=r"16\.0 s of reference video.*over the 15 s"):
+        VideoRequest.create("Video 1 and Video 2", model="wan3.0-video", references=[a, b])
+
+
+def test_references_video_and_usage(emulator, tmp_path: Path) -> None:
+    still, moving = picture(8), clip(tmp_path / "ref.mp4", 2)
+    result = api.generate(
+        "Image 1 walks into Video 1", model="wan3.0-video-prime", references=[still, moving],
+        resolution="480P", ratio="16:9", duration=2, output_dir=tmp_path,
+        api_key=emulator.api_key, base_url=emulator.base_url,
+    )  # fmt: skip
+    usage = result.metadata["usage"]
+    assert usage["fps"] == 30 and usage["ratio"] == "16:9" and usage["SR"] == 480
+    assert usage["input_video_duration"] == pytest.approx(2.0, abs=0.1)
+    assert usage["duration"] == pytest.approx(4.0, abs=0.1)
+    roles = [i["role"] for i in result.metadata["request"]["inputs"]]
+    assert roles == ["references", "references"]

@@ -15,10 +15,17 @@ from pathlib import Path
 from typing import Any
 
 from .. import catalog
-from .mediacheck import _clip_seconds, _source, image_problem, video_problem
+from .mediacheck import (
+    _clip_seconds,
+    _is_video,
+    _source,
+    image_problem,
+    video_problem,
+)
+from .newproto import new_usage
 from .uploads import UploadStore
 
-__all__ = ["wan3_media", "wan3_size"]
+__all__ = ["wan3_media", "wan3_size", "wan3_usage"]
 
 #: media[] type -> the role the renderer reads (reference audio is not drawn).
 _ROLE = {"first_frame": "image", "last_frame": "last_frame", "reference_image": "references",
@@ -75,16 +82,39 @@ def wan3_size(
     params: Mapping[str, Any],
     media: tuple[tuple[str, str], ...],
 ) -> str:
-    """Output pixels: with a first frame and ``ratio: adaptive`` the image's shape at the
-    tier's pixel total (as wan2.7-i2v, PROTOCOL 14.4; INFERRED for Wan3.0, 20.5), else as
-    asked."""
+    """Output pixels: with a first frame, the image's shape at the tier's pixel total (as
+    wan2.7-i2v, PROTOCOL 14.4). INFERRED for Wan3.0 (20.5): the first frame is "strictly the
+    first frame", so its shape wins over an explicit ratio; without one, as asked."""
     first = dict(media).get("image")
-    if first is None or params.get("ratio", model.default_ratio) != "adaptive":
-        return str(fields["size"])
-    if first.startswith(("http:", "https:")):
+    if first is None or first.startswith(("http:", "https:")):
         return str(fields["size"])
     from PIL import Image
 
     with Image.open(first) as img:
         w, h = catalog.pixels_for_image(str(fields["resolution"]), *img.size)
     return f"{w}*{h}"
+
+
+def wan3_usage(req: Any) -> dict[str, Any]:
+    """Wan3.0 ``usage`` with media (PROTOCOL 15.5): floats, ``fps``, the ratio of the output
+    (an input-shaped one named by the nearest ratio), ``input_video_duration`` the reference
+    videos' seconds. Whether ``duration`` includes them is UNCERTAIN (20.6): it does here, as
+    the catalog's pricing rule for Wan3.0 ("input+output") bills them."""
+    resolution = req.resolution or req.model.default_resolution
+    cell = req.model.resolution_ratio_of(req.size)
+    ratio = cell[1] if cell else _nearest(req.model, req.width / req.height)
+    videos = [
+        src for role, src in req.media
+        if role == "references" and not src.startswith(("http:", "https:")) and _is_video(src)
+    ]  # fmt: skip
+    seconds = round(sum(_clip_seconds(src) or 0.0 for src in videos), 2)
+    out = new_usage(req.model, resolution, ratio, req.duration)
+    out["input_video_duration"] = seconds
+    out["duration"] = round(seconds + float(req.duration), 2)
+    return out
+
+
+def _nearest(model: catalog.Model, aspect: float) -> str:
+    """The listed ratio (not ``adaptive``) closest to ``aspect``."""
+    fixed = [r for r in model.ratios if ":" in r]
+    return min(fixed, key=lambda r: abs(int(r.split(":")[0]) / int(r.split(":")[1]) - aspect))
