@@ -127,3 +127,51 @@ def test_an_uploaded_image_previews_and_becomes_the_first_frame(emulator, tmp_pa
     assert error(first_frame(result.path), still) < CLOSE
     assert result.metadata["request"]["inputs"][0]["role"] == "image"
     assert emulator.stats()["tasks_created"] == 1
+
+
+def clip_bytes(seconds: float, colour: tuple[int, int, int], w: int = 320, h: int = 240) -> bytes:
+    """A real MP4 (PyAV) of one colour."""
+    out = io.BytesIO()
+    with av.open(out, "w", format="mp4") as box:
+        stream = box.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
+        pixels = np.zeros((h, w, 3), np.uint8) + np.array(colour, np.uint8)
+        for _ in range(round(seconds * 30)):
+            box.mux(stream.encode(av.VideoFrame.from_ndarray(pixels, "rgb24")))
+        box.mux(stream.encode())
+    return out.getvalue()
+
+
+def test_a_clip_previews_its_first_frame(offline: dict[str, Any]) -> None:
+    form = GenerateForm(prompt="go on", **offline)
+    form.model.value = "wan2.7-i2v"
+    assert set(form.media.slots) == {"image", "last_frame", "audio_url", "first_clip"}
+    data = clip_bytes(2.0, (200, 40, 40))
+    form.media.slots["first_clip"].upload.value = (
+        {"name": "red.mp4", "type": "video/mp4", "size": len(data), "content": memoryview(data),
+         "last_modified": datetime.now(timezone.utc)},
+    )  # fmt: skip
+    slot = form.media.slots["first_clip"]
+    assert slot.error is None and "2.0 s" in slot.info.value and "320x240" in slot.info.value
+    thumb = np.asarray(Image.open(io.BytesIO(slot.preview.value)).convert("RGB"), np.float32)
+    assert np.abs(thumb - np.array([200, 40, 40], np.float32)).mean() < 12  # the clip's frame
+    assert form.error is None and [m.role for m in form.request().media] == ["first_clip"]
+    form.media.set("image", picture(2))  # a clip and a first frame: not a documented combination
+    assert form.error is not None and "does not take" in form.error and form.generate.disabled
+
+
+def test_wan3_modes_shown_in_the_form(offline: dict[str, Any]) -> None:
+    form = GenerateForm(prompt="a fox", **offline)
+    form.model.value = "wan3.0-video"
+    assert list(form.media.slots) == ["image", "last_frame", "references"]
+    assert not any(s.upload.description.endswith("*") for s in form.media.slots.values())
+    assert form.error is None  # text to video still
+    form.media.set("image", picture(1))
+    assert form.error is None and form.request().media[0].role == "image"
+    form.media.set("references", [picture(2)])
+    assert "mutually exclusive" in form.error and "image=" in form.error
+    assert "mutually exclusive" in form.message.value and form.generate.disabled
+    form.media.slots["image"].clear.click()
+    assert form.error is None and [m.role for m in form.request().media] == ["references"]
+    form.model.value = "wan2.5-t2v-preview"
+    assert not form.media.slots and form.media.widget.layout.display == "none"

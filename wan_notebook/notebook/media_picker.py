@@ -2,10 +2,10 @@
 
 :class:`MediaPicker` reads the catalog's :func:`~wan_notebook.catalog.input_rules` for the
 model: for each role (``image``, ``last_frame``, ``first_clip``, ``references``, ...) it shows
-an ``ipywidgets.FileUpload``, a thumbnail of the chosen image (a clip or a sound shows its name,
-size and length), a Clear button and the check of :func:`wan_notebook.media_in.check_input`
-beside it, before anything is sent. :meth:`MediaPicker.values` are the keywords
-``generate(image=...)`` takes. A text-to-video model hides the whole box.
+an ``ipywidgets.FileUpload``, a thumbnail of the chosen image or of a clip's first frame
+(with its name, size and length), a Clear button and the check of
+:func:`wan_notebook.media_in.check_input` beside it, before anything is sent.
+:meth:`MediaPicker.values` are the keywords ``generate(image=...)`` takes. A text-to-video model hides the whole box.
 """
 
 from __future__ import annotations
@@ -56,16 +56,26 @@ def tier_options(info: catalog.Model) -> list[tuple[str, str]]:
 
 
 def _png(inp: MediaInput) -> bytes | None:
-    """A PNG thumbnail of an image input (None for clips and sounds)."""
-    if inp.kind != "image" or not inp.data:
+    """A PNG thumbnail of an image, or of a clip's first frame (None for sounds, URLs and
+    clips PyAV cannot decode)."""
+    if inp.kind not in ("image", "video") or not inp.data:
         return None
     from PIL import Image
 
-    with Image.open(io.BytesIO(inp.data)) as img:
-        img = img.convert("RGB")
-        img.thumbnail((THUMB, THUMB))
-        out = io.BytesIO()
-        img.save(out, "PNG")
+    if inp.kind == "video":
+        import av
+
+        try:
+            with av.open(io.BytesIO(inp.data)) as box:
+                img = next(box.decode(video=0)).to_image()
+        except (av.error.FFmpegError, StopIteration, IndexError, OSError):
+            return None
+    else:
+        with Image.open(io.BytesIO(inp.data)) as opened:
+            img = opened.convert("RGB")
+    img.thumbnail((THUMB, THUMB))
+    out = io.BytesIO()
+    img.save(out, "PNG")
     return out.getvalue()
 
 
