@@ -5,7 +5,8 @@ model: for each role (``image``, ``last_frame``, ``first_clip``, ``references``,
 an ``ipywidgets.FileUpload``, a thumbnail of the chosen image or of a clip's first frame
 (with its name, size and length), a Clear button and the check of
 :func:`wan_notebook.media_in.check_input` beside it, before anything is sent.
-:meth:`MediaPicker.values` are the keywords ``generate(image=...)`` takes. A text-to-video model hides the whole box.
+:meth:`MediaPicker.values` are the keywords ``generate(image=...)`` takes. A text-to-video
+model hides the whole box.
 """
 
 from __future__ import annotations
