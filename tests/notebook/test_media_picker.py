@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from wan_notebook.errors import ValidationError
 from wan_notebook.notebook.form import GenerateForm
 
 SPEED = 200.0
@@ -173,5 +174,34 @@ def test_wan3_modes_shown_in_the_form(offline: dict[str, Any]) -> None:
     assert "mutually exclusive" in form.message.value and form.generate.disabled
     form.media.slots["image"].clear.click()
     assert form.error is None and [m.role for m in form.request().media] == ["references"]
+    refs = form.media.slots["references"]
+    assert refs.upload.multiple  # a list input: several files in one upload
+    refs.upload.value = upload(picture(5), "a.png") + upload(picture(6), "b.png")
+    assert refs.error is None and "a.png" in refs.info.value and "b.png" in refs.info.value
+    assert [m.index for m in form.request().media] == [0, 1]  # Image 1, Image 2 in that order
     form.model.value = "wan2.5-t2v-preview"
     assert not form.media.slots and form.media.widget.layout.display == "none"
+
+
+def test_a_form_can_start_on_a_model_with_inputs(offline: dict[str, Any]) -> None:
+    empty = GenerateForm(prompt="wake up", model="wanx2.1-i2v-turbo", size="480P", **offline)
+    assert empty.model.value == "wan2.1-i2v-turbo" and empty.size.value == "480P"
+    assert "image is required" in empty.error  # to upload: not an error at construction
+    still = picture(3)
+    form = GenerateForm(
+        prompt="wake up", model="wan2.1-kf2v-plus", image=still, last_frame=picture(4),
+        duration=5, **offline,
+    )  # fmt: skip
+    assert form.error is None and [m.role for m in form.request().media] == ["image", "last_frame"]
+    assert form.media.slots["image"].preview.value  # the preset file is previewed too
+    wan3 = GenerateForm(prompt="go", model="wan3.0-video", size="832*480", references=[still],
+                        **offline)  # fmt: skip
+    assert wan3.error is None and wan3.request().resolution == "480P"
+    with pytest.raises(ValidationError, match="100x100"):
+        GenerateForm(prompt="x", model="wan2.1-i2v-turbo", image=picture(1, 100, 100), **offline)
+    with pytest.raises(ValidationError, match=r"is not an input of wan2\.5-t2v-preview"):
+        GenerateForm(prompt="x", model="wan2.5-t2v-preview", image=still, **offline)
+    with pytest.raises(ValidationError, match="mutually exclusive"):
+        GenerateForm(prompt="x", model="wan3.0-video", image=still, references=[still], **offline)
+    with pytest.raises(ValidationError, match="duration"):
+        GenerateForm(prompt="x", model="wan2.1-i2v-turbo", duration=9, **offline)

@@ -42,7 +42,7 @@ from . import render
 from .costing import estimate_label, price_region, release_when_done
 from .estimate_view import EstimateView
 from .interpolate import _NAME, interpolate
-from .media_picker import MediaPicker, media_models, shaped_by_input, tier_options
+from .media_picker import MediaPicker, media_models, media_start, shaped_by_input, tier_options
 
 if TYPE_CHECKING:
     from ..jobs import Job, Runner
@@ -443,6 +443,11 @@ class GenerateForm:
     :class:`~wan_notebook.jobs.Job`; :meth:`request` is the validated request of the current
     values; :meth:`as_cell` the equivalent ``%%wanvideo`` cell. ``cost`` shows the live
     estimate; its "Max cost" box (``max_cost=``) makes Generate refuse a dearer request.
+
+    A model that takes media (``wan2.1-i2v-turbo``, ...) shows an upload per input
+    (``media``, :class:`~.media_picker.MediaPicker`); ``image=``, ``last_frame=``,
+    ``first_clip=``, ``references=`` and ``video=`` preset them as ``generate`` takes them, and
+    ``size`` is then its resolution tier (``"480P"``).
     """
 
     def __init__(
@@ -469,6 +474,11 @@ class GenerateForm:
         timeout: float | None = None,
         magic: Any = None,
         max_cost: float | str | None = None,
+        image: Any = None,
+        last_frame: Any = None,
+        first_clip: Any = None,
+        references: Any = None,
+        video: Any = None,
     ) -> None:
         import ipywidgets as w
 
@@ -482,6 +492,11 @@ class GenerateForm:
         self.cost = EstimateView(self.source, max_cost)  # issue 15: live estimate, max cost
         checks.flag(new, "new")
         self.embed = checks.flag(embed, "embed")
+        # issue 14: a model with inputs starts from the default one, then is chosen (below)
+        start = media_start(model, image=image, last_frame=last_frame, first_clip=first_clip,
+                            references=references, video=video)  # fmt: skip
+        if start is not None:
+            model, start_size, start_duration, size, duration = None, size, duration, None, None
         # check the initial values with the one validator (a placeholder prompt)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -650,6 +665,8 @@ class GenerateForm:
             layout={"max_width": "760px"},
         )
         self._validate()
+        if start is not None:
+            start.apply(self, start_size, start_duration)
 
     # ------------------------------------------------------------------ values
 
@@ -701,7 +718,7 @@ class GenerateForm:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             request = VideoRequest.create(
-                self.prompt.value.strip(), **self.params(), **self.media.values()
+                self.prompt.value.strip(), **{**self.params(), **self.media.values()}
             )
         self.warnings = [str(w.message) for w in caught]
         return request

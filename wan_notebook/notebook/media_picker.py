@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from .. import catalog, checks
@@ -20,7 +21,14 @@ from ..errors import ValidationError
 from ..media_in import MediaInput, check_input, coerce
 from . import render
 
-__all__ = ["MediaPicker", "media_models", "shaped_by_input", "tier_options"]
+__all__ = [
+    "MediaPicker",
+    "MediaStart",
+    "media_models",
+    "media_start",
+    "shaped_by_input",
+    "tier_options",
+]
 
 _ACCEPT = {
     "image": ".jpg,.jpeg,.png,.bmp,.webp",
@@ -235,3 +243,66 @@ class MediaPicker:
             "NAME with a variable holding it"
             for role in self.values()
         )
+
+
+@dataclass(frozen=True)
+class MediaStart:
+    """A form that starts on a model with inputs: chosen after the widgets exist, so its
+    uploads, tiers and the initial files go through the same handlers as a user's choice."""
+
+    info: catalog.Model
+    given: dict[str, Any]
+
+    def apply(self, form: Any, size: str | None, duration: int | None) -> None:
+        """Choose the model, size (a tier, or a ``W*H`` of that tier) and duration, preset the
+        inputs; a bad initial value raises, a required input still to upload does not."""
+        form.model.value = self.info.id
+        if size is not None:
+            choices = [v for _, v in form.size.options]
+            pick = size if size in choices else catalog.TIER_OF_SIZE.get(str(size))
+            if pick not in choices:
+                raise checks.fail("size", size, f"is not offered by {self.info.id}",
+                                  ", ".join(map(str, choices)))  # fmt: skip
+            form.size.value = pick
+        if duration is not None:
+            if duration not in [v for _, v in form.duration.options]:
+                raise checks.fail("duration", duration, f"is not allowed for {self.info.id}",
+                                  self.info.duration_text())  # fmt: skip
+            form.duration.value = duration
+        for role, value in self.given.items():
+            form.media.set(role, value)
+            slot = form.media.slots[role]
+            if slot.error:
+                raise ValidationError(slot.error, param=role, value=_describe_value(value))
+        form._validate()
+        try:
+            form.request()
+        except ValidationError as exc:
+            later = {r.role for r in catalog.input_rules(self.info) if r.required}
+            if not (exc.value is None and exc.param in later - set(self.given)):
+                raise
+
+
+def _describe_value(value: Any) -> str:
+    return value if isinstance(value, str) else f"<{type(value).__name__}>"
+
+
+def media_start(model: str | None, **given: Any) -> MediaStart | None:
+    """How a form starts on ``model`` with the media keywords ``given`` (None: as before, a
+    model without inputs or a text-to-video start). Media for a model that takes none, or
+    without a model, is a ValidationError naming the keyword."""
+    given = {k: v for k, v in given.items() if v is not None}
+    info = catalog.lookup(model, warn=False) if isinstance(model, str) and model.strip() else None
+    rules = catalog.input_rules(info) if info is not None else ()
+    for role in given:
+        if not any(r.role == role for r in rules):
+            takes = ", ".join(m.id for m in media_models() if any(
+                r.role == role for r in catalog.input_rules(m)))  # fmt: skip
+            raise checks.fail(
+                role, _describe_value(given[role]),
+                f"is not an input of {info.id if info else 'the default model'}",
+                f"pass model= one that takes it ({takes})",
+            )  # fmt: skip
+    if info is None or not rules or (info.id in catalog.MODELS and not given):
+        return None
+    return MediaStart(info, given)
