@@ -95,3 +95,31 @@ def test_strict_create_refuses_the_mix_at_create(emulator_factory) -> None:
         assert r.status_code == 400 and r.json()["code"] == "InvalidParameter"
         assert "mutually exclusive" in r.json()["message"]
         assert emu.stats()["tasks_created"] == 0
+
+
+def test_a_reference_audio_is_the_soundtrack(emulator, tmp_path: Path) -> None:
+    """references=[image, wav] from the client: both uploaded, the wav is what the video plays."""
+    import struct
+    import wave
+
+    from wan_notebook import api
+
+    wav = tmp_path / "voice.wav"
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(8000)
+        w.writeframes(struct.pack("<h", 1000) * 8000 * 3)
+    still = np.full((480, 640, 3), 90, np.uint8)
+    result = api.generate(
+        "Image 1 sings Audio 1", model="wan3.0-video", references=[still, wav],
+        resolution="480P", duration=2, output_dir=tmp_path, api_key=emulator.api_key,
+        base_url=emulator.base_url,
+    )  # fmt: skip
+    state = emulator.task(result.task_id)
+    assert state["audio_url"].startswith("oss://") and state["audio"].endswith(".wav")
+    with av.open(str(result.path)) as box:
+        assert box.streams.audio
+    inputs = result.metadata["request"]["inputs"]
+    assert [i["index"] for i in inputs] == [0, 1] and inputs[1]["seconds"] == pytest.approx(3.0)
+    assert "thumb" in inputs[0] and "thumb" not in inputs[1]  # an image, then a sound

@@ -17,7 +17,7 @@ from .mediacheck import validate_media
 from .newproto import validate_new
 from .replies import ApiFailure
 from .uploads import UploadStore
-from .wan3media import wan3_media, wan3_size
+from .wan3media import wan3_media, wan3_size, wan3_soundtrack
 
 #: Largest JSON body accepted on create (the service's limit is not documented).
 MAX_BODY_BYTES = 1 << 20
@@ -189,6 +189,10 @@ def validate_create(
             media, problem = wan3_media(model, inp, oss_resolve=oss_resolve, uploads=uploads)
             fields.update(media=media, deferred_error=problem)
             fields["size"] = wan3_size(model, fields, params, media)
+            track = wan3_soundtrack(inp)
+            if track is not None and problem is None:
+                _check_audio_url(track, oss_resolve=oss_resolve, oss_exists=oss_exists)
+                fields["audio_url"] = track
         if strict and fields["deferred_error"] is not None:
             raise invalid(fields["deferred_error"][1])
         return CreateRequest(model=model, model_name=name, **fields)

@@ -25,7 +25,7 @@ from .mediacheck import (
 from .newproto import new_usage
 from .uploads import UploadStore
 
-__all__ = ["wan3_media", "wan3_size", "wan3_usage"]
+__all__ = ["wan3_media", "wan3_size", "wan3_soundtrack", "wan3_usage"]
 
 #: media[] type -> the role the renderer reads (reference audio is not drawn).
 _ROLE = {"first_frame": "image", "last_frame": "last_frame", "reference_image": "references",
@@ -118,3 +118,13 @@ def _nearest(model: catalog.Model, aspect: float) -> str:
     """The listed ratio (not ``adaptive``) closest to ``aspect``."""
     fixed = [r for r in model.ratios if ":" in r]
     return min(fixed, key=lambda r: abs(int(r.split(":")[0]) / int(r.split(":")[1]) - aspect))
+
+
+def wan3_soundtrack(inp: Mapping[str, Any]) -> str | None:
+    """The URL of the first ``reference_audio`` item: the emulator's video plays it, so a test
+    can tell it was used (the service's use of it is the model's; PROTOCOL 15.3 "音频1")."""
+    for item in inp.get("media") or ():
+        if isinstance(item, dict) and item.get("type") == "reference_audio":
+            url = item.get("url")
+            return url if isinstance(url, str) else None
+    return None
