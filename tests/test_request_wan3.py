@@ -172,3 +172,18 @@ def test_references_video_and_usage(emulator, tmp_path: Path) -> None:
     assert usage["duration"] == pytest.approx(4.0, abs=0.1)
     roles = [i["role"] for i in result.metadata["request"]["inputs"]]
     assert roles == ["references", "references"]
+
+
+def test_reference_images_appear_side_by_side(emulator, tmp_path: Path) -> None:
+    red = np.zeros((480, 480, 3), np.uint8) + np.array([200, 30, 30], np.uint8)
+    green = np.zeros((480, 480, 3), np.uint8) + np.array([20, 200, 30], np.uint8)
+    result = api.generate(
+        "Image 1 and Image 2", model="wan3.0-video", references=[red, green], resolution="720P",
+        ratio="16:9", duration=2, output_dir=tmp_path, api_key=emulator.api_key,
+        base_url=emulator.base_url,
+    )  # fmt: skip
+    assert (result.width, result.height) == (1280, 720)
+    with av.open(str(result.path)) as box:
+        frame = next(box.decode(video=0)).to_ndarray(format="rgb24").astype(np.float32)
+    assert np.abs(frame[360, 320] - (200, 30, 30)).mean() < 6  # Image 1 on the left
+    assert np.abs(frame[360, 960] - (20, 200, 30)).mean() < 6  # Image 2 on the right
