@@ -205,3 +205,23 @@ def test_a_form_can_start_on_a_model_with_inputs(offline: dict[str, Any]) -> Non
         GenerateForm(prompt="x", model="wan3.0-video", image=still, references=[still], **offline)
     with pytest.raises(ValidationError, match="duration"):
         GenerateForm(prompt="x", model="wan2.1-i2v-turbo", duration=9, **offline)
+
+
+def test_every_media_model_starts_valid_once_given_its_inputs(offline: dict[str, Any]) -> None:
+    from wan_notebook.notebook.media_picker import media_models
+
+    form = GenerateForm(prompt="a fox", **offline)
+    still = picture(9)
+    for model in media_models():
+        form.model.value = model.id
+        assert form.error is not None  # every one needs some input
+        if model.id == "wan2.7-videoedit":
+            continue  # a clip: test_a_clip_previews_its_first_frame covers clip uploads
+        role = "references" if "references" in form.media.slots else "image"
+        form.media.set(role, [still] if role == "references" else still)
+        assert form.error is None, (model.id, form.error)
+        if model.id.startswith("wan2.7-r2v"):  # a first frame too: its shape, no ratio sent
+            form.media.set("image", still)
+            assert form.error is None and form.request().ratio is None
+            form.media.set("image", None)
+        form.media.set(role, None)

@@ -379,7 +379,7 @@ def combo_problem(model: Model, roles: set[str], *, wire: bool = False) -> str |
         return None
     fields = {r.role: r.field if wire else r.role for r in input_rules(model)}
     words = [" + ".join(sorted(fields.get(r, r) for r in c)) for c in combos]
-    given = " + ".join(sorted(fields.get(r, r) for r in roles)) or "no media"
+    given = " + ".join(sorted(fields.get(r, r) for r in roles)) or "a request without media"
     return f"{model.id} does not take {given}; it takes one of: " + "; ".join(words)
 
 

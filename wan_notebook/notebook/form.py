@@ -42,7 +42,14 @@ from . import render
 from .costing import estimate_label, price_region, release_when_done
 from .estimate_view import EstimateView
 from .interpolate import _NAME, interpolate
-from .media_picker import MediaPicker, media_models, media_start, shaped_by_input, tier_options
+from .media_picker import (
+    MediaPicker,
+    default_cell,
+    media_models,
+    media_start,
+    shaped_by_input,
+    tier_options,
+)
 
 if TYPE_CHECKING:
     from ..jobs import Job, Runner
@@ -717,9 +724,8 @@ class GenerateForm:
             )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            request = VideoRequest.create(
-                self.prompt.value.strip(), **{**self.params(), **self.media.values()}
-            )
+            kw = self.media.fit(self._info(), {**self.params(), **self.media.values()})
+            request = VideoRequest.create(self.prompt.value.strip(), **kw)
         self.warnings = [str(w.message) for w in caught]
         return request
 
@@ -748,7 +754,7 @@ class GenerateForm:
                 self.size.value = info.default_resolution or info.resolutions[0]
             else:
                 self.size.options = [(size_label(s, info), s) for s in info.sizes]
-                self.size.value = size if size in info.sizes else info.default_size
+                self.size.value = size if size in info.sizes else default_cell(info)
             self.media.show_for(info)
             self.duration.options = [(str(d), d) for d in info.durations] + (
                 [("smart (the model chooses)", -1)] if info.smart_duration else []

@@ -24,6 +24,7 @@ from . import render
 __all__ = [
     "MediaPicker",
     "MediaStart",
+    "default_cell",
     "media_models",
     "media_start",
     "shaped_by_input",
@@ -53,8 +54,19 @@ def media_models() -> list[catalog.Model]:
 
 
 def shaped_by_input(info: catalog.Model) -> bool:
-    """The output takes the first image's (or clip's) shape: the form offers tiers, not sizes."""
-    return bool(catalog.input_rules(info)) and not info.default_size and not info.ratios
+    """The output takes the first image's (or clip's) shape by default: the form offers tiers,
+    not sizes (i2v, kf2v, wan2.7-i2v; wan2.7-videoedit, whose ratio has no default)."""
+    rules = catalog.input_rules(info)
+    return bool(rules) and not info.default_size and not (info.ratios and info.default_ratio)
+
+
+def default_cell(info: catalog.Model) -> str:
+    """The size cell a model starts on: its default size, else its default resolution x
+    ratio (wan2.7-r2v has no ``size`` but a pixel table)."""
+    if info.default_size:
+        return info.default_size
+    cell = info.pixel_size(info.default_resolution, info.default_ratio)
+    return cell or (info.sizes[0] if info.sizes else "")
 
 
 def tier_options(info: catalog.Model) -> list[tuple[str, str]]:
@@ -235,6 +247,14 @@ class MediaPicker:
         """The chosen inputs as ``generate`` keywords (only roles with a file)."""
         out = {role: slot.value() for role, slot in self.slots.items()}
         return {role: v for role, v in out.items() if v is not None}
+
+    @staticmethod
+    def fit(info: catalog.Model, kw: dict[str, Any]) -> dict[str, Any]:
+        """The form's keywords for ``info`` with these inputs: wan2.7-r2v takes its ratio from
+        a first frame, so the size cell's ratio is not sent then (PROTOCOL 14.2)."""
+        if "image" in kw and info.ratios and not info.smart_duration:
+            kw.pop("ratio", None)
+        return kw
 
     def cell_notes(self) -> tuple[str, ...]:
         """What a copied ``%%wanvideo`` cell cannot carry: uploaded files."""
