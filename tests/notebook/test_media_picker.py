@@ -71,6 +71,9 @@ def test_choosing_an_i2v_model_shows_the_image_picker(offline: dict[str, Any]) -
     assert [v for _, v in form.size.options] == ["480P", "720P"]  # the image sets the shape
     assert form.error is not None and "image is required" in form.error
     assert form.generate.disabled
+    form.size.value = "480P"
+    form.model.value = "wan2.2-i2v-flash"
+    assert form.size.value == "480P"  # a tier both models offer is kept
     form.model.value = "wan2.1-kf2v-plus"  # first + last frame
     assert list(form.media.slots) == ["image", "last_frame"]
     assert not form.media.slots["last_frame"].upload.description.endswith("*")

@@ -750,8 +750,9 @@ class GenerateForm:
         self._busy = True
         try:
             if shaped_by_input(info):  # issue 14: a tier; the input image sets the shape
-                self.size.options = tier_options(info)
-                self.size.value = info.default_resolution or info.resolutions[0]
+                self.size.options = tiers = tier_options(info)
+                kept = size if size in [t for _, t in tiers] else None
+                self.size.value = kept or info.default_resolution or info.resolutions[0]
             else:
                 self.size.options = [(size_label(s, info), s) for s in info.sizes]
                 self.size.value = size if size in info.sizes else default_cell(info)
