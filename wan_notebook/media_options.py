@@ -22,7 +22,7 @@ MEDIA_FLAGS: dict[str, tuple[str, str]] = {
         "first frame (image-to-video): a path, an http(s)/oss:// URL, or in a notebook the "
         "name of a PIL image / NumPy array / VideoResult variable",
     ),
-    "--last-frame": ("last_frame", "last frame (kf2v, wan2.7-i2v): as --image"),
+    "--last-frame": ("last_frame", "last frame (kf2v, wan2.7-i2v, Wan3.0): as --image"),
     "--first-clip": (
         "first_clip",
         "clip to continue (wan2.7-i2v): a .mp4/.mov path or URL, or a VideoResult variable",
@@ -33,8 +33,8 @@ MEDIA_FLAGS: dict[str, tuple[str, str]] = {
     ),
     "--reference": (
         "references",
-        "reference image or video (wan2.6-r2v, -flash); repeat it: the first is character1 "
-        "in the prompt, the second character2, ...",
+        "reference image or video (wan2.6-r2v, -flash; wan2.7-r2v; Wan3.0 also audio); repeat "
+        "it: the first is character1 (wan2.6) or Image 1 / Video 1 / Audio 1 in the prompt",
     ),
 }
 

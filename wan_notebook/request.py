@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from . import catalog, checks, request_media, request_new
+from . import catalog, checks, request_media, request_new, request_wan3
 from .errors import ValidationError
 from .media_in import MediaInput
 from .media_in.body import field_of, media_body
@@ -229,6 +229,18 @@ class VideoRequest:
         except ValueError as exc:
             raise _fail("protocol", protocol, str(exc), "'legacy' or 'new'") from None
         given = (image, last_frame, first_clip, references, video, audio_setting)
+        wan3 = request_wan3.wan3_media(
+            info, image=image, last_frame=last_frame, references=references,
+            first_clip=first_clip, video=video, audio_setting=audio_setting,
+        )  # fmt: skip
+        if wan3 is not None:  # Wan3.0: media optional, the text-to-video path (PROTOCOL 15)
+            _check_text("prompt", prompt, info.prompt_max, info.id, required=not wan3)
+            return dataclasses.replace(_create_new(
+                info, prompt, model=model, size=size, duration=duration,
+                negative_prompt=negative_prompt, audio_url=audio_url, audio=audio,
+                shot_type=shot_type, prompt_extend=prompt_extend, watermark=watermark,
+                seed=seed, resolution=resolution, ratio=ratio, protocol=protocol,
+            ), media=wan3)  # fmt: skip
         if catalog.input_rules(info) or any(m is not None for m in given):
             return cls(**request_media.media_fields(
                 info, prompt, shared=VideoRequest.create, normalise_size=_normalise_size,

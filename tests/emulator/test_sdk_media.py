@@ -103,3 +103,23 @@ def test_r2v_reference_urls_uploaded_per_item(emu: Emulator, tmp_path: Path) -> 
     assert emu.stats()["requests"]["upload"] == 2
     assert rsp.usage.size == "1280*720" and rsp.usage.output_video_duration == 2
     assert video_frames(rsp.output.video_url)[0].shape == (720, 1280, 3)
+
+
+def test_wan3_first_frame_and_exclusive_modes(emu: Emulator, tmp_path: Path) -> None:
+    """Wan3.0 media[] through the SDK's own upload: a first frame starts the video; frames and
+    references together are accepted, then FAIL with the documented message (PROTOCOL 15.4)."""
+    image = picture(tmp_path / "still.png", 7)
+    url = "file://" + str(tmp_path / "still.png")
+    rsp = VideoSynthesis.call(
+        model="wan3.0-video", prompt="the curtain moves", resolution="480P", duration=2,
+        media=[{"type": "first_frame", "url": url}], api_key=emu.api_key,
+    )  # fmt: skip
+    assert rsp.status_code == 200 and rsp.output.task_status == "SUCCEEDED", rsp
+    assert error(video_frames(rsp.output.video_url)[0], image) < 4.0
+    assert rsp.usage["fps"] == 30 and rsp.usage["SR"] == 480
+    bad = VideoSynthesis.call(
+        model="wan3.0-video", prompt="x", resolution="480P", duration=2, api_key=emu.api_key,
+        media=[{"type": "first_frame", "url": url}, {"type": "reference_image", "url": url}],
+    )  # fmt: skip
+    assert bad.output.task_status == "FAILED" and bad.output.code == "InvalidParameter"
+    assert "mutually exclusive" in bad.output.message

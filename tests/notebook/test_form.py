@@ -52,7 +52,8 @@ def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
 
 def test_model_drives_size_duration_audio_and_shot_type(offline: dict[str, Any]) -> None:
     form = GenerateForm(prompt="a fox", **offline)
-    assert values(form.model) == list(catalog.model_ids())
+    media = [m.id for m in catalog.MEDIA_ROWS if catalog.input_rules(m)]  # issue 14 inputs
+    assert values(form.model) == [*catalog.model_ids(), *media]
     for model in catalog.MODELS.values():
         if model.protocol == "new":
             continue  # resolution x ratio: tests/notebook/test_form_new_protocol.py

@@ -12,14 +12,16 @@ rows, :func:`lookup` (an open catalog: unknown ids are sent as given) and :func:
 
 from __future__ import annotations
 
-from .media_rows import (  # issue 14
+from .media_rows import (  # issue 14 (and Wan3.0 inputs)
     AUDIO_SETTINGS,
     MAX_DURATION_WITH_VIDEO,
     MEDIA_ROWS,
+    WAN3_REFERENCE_SECONDS,
     InputRule,
     combo_problem,
     input_rules,
     pixels_for_image,
+    wan3_mode_problem,
 )
 from .models import (
     CREATE_PATH,
@@ -62,6 +64,7 @@ __all__ = [
     "TASK_LIFETIME_S",
     "TIER_OF_SIZE",
     "WAN3_PIXELS",
+    "WAN3_REFERENCE_SECONDS",
     "WAN27_PIXELS",
     "InputRule",
     "Model",
@@ -78,4 +81,5 @@ __all__ = [
     "region_of_url",
     "register",
     "unregister",
+    "wan3_mode_problem",
 ]

@@ -26,10 +26,12 @@ __all__ = [
     "MAX_DURATION_WITH_VIDEO",
     "MEDIA_ROWS",
     "TIER_PIXELS",
+    "WAN3_REFERENCE_SECONDS",
     "InputRule",
     "combo_problem",
     "input_rules",
     "pixels_for_image",
+    "wan3_mode_problem",
 ]
 
 #: The kf2v create endpoint (PROTOCOL 16.2).
@@ -377,5 +379,48 @@ def combo_problem(model: Model, roles: set[str], *, wire: bool = False) -> str |
         return None
     fields = {r.role: r.field if wire else r.role for r in input_rules(model)}
     words = [" + ".join(sorted(fields.get(r, r) for r in c)) for c in combos]
-    given = " + ".join(sorted(fields.get(r, r) for r in roles)) or "no media"
+    given = " + ".join(sorted(fields.get(r, r) for r in roles)) or "a request without media"
     return f"{model.id} does not take {given}; it takes one of: " + "; ".join(words)
+
+
+# ------------------------------------------------------------------ Wan3.0 (PROTOCOL 15.3-15.4)
+# The rows stay in new_rows.py (they are text-to-video models too); only their inputs are here.
+#: Longest total of the reference videos, and of the reference audio (each 1-15 s).
+WAN3_REFERENCE_SECONDS = 15.0
+_WAN3_RULES = (
+    _wan27("image", "first_frame", "image"),
+    _wan27("last_frame", "last_frame", "image"),
+    InputRule("references", "reference_image", "image", False, 20 * _MB, max_aspect=8.0,
+              base64=True, many=10, group=20),
+    InputRule("references", "reference_video", "video", False, 100 * _MB, 240, 4096, 8.0, 1.0,
+              15.0, many=5, group=20),
+    InputRule("references", "reference_audio", "audio", False, 15 * _MB, 0, 0, 0.0, 1.0, 15.0,
+              many=5, group=20),
+)  # fmt: skip
+INPUT_RULES["wan3.0-video"] = _WAN3_RULES
+INPUT_RULES["wan3.0-video-prime"] = _WAN3_RULES
+#: Wan3.0's two exclusive modes ("不能在同一请求中混用"): frames vs references (by role).
+WAN3_FRAME_ROLES = frozenset({"image", "last_frame"})
+WAN3_REFERENCE_ROLES = frozenset({"references"})
+
+
+def wan3_mode_problem(model: Model, roles: set[str]) -> str | None:
+    """Why these inputs break Wan3.0's exclusive modes, or None (PROTOCOL 15.4). A
+    ``last_frame`` without a first frame is refused too: undocumented officially, rejected per
+    a third party (PROTOCOL 20.8); refusing it is the reading that cannot fail later."""
+    if INPUT_RULES.get(model.id) is not _WAN3_RULES:
+        return None
+    frames, refs = roles & WAN3_FRAME_ROLES, roles & WAN3_REFERENCE_ROLES
+    if frames and refs:
+        named = " and ".join(f"{r}=" for r in sorted(frames))
+        return (
+            f"{model.id} takes either frames ({named}: first_frame/last_frame) or references "
+            "(references=: reference_image/video/audio), not both in one request: the two "
+            "modes are mutually exclusive"
+        )
+    if "last_frame" in roles and "image" not in roles:
+        return (
+            f"{model.id} takes last_frame= only with a first frame (image=); pass image= too, "
+            "or drop last_frame="
+        )
+    return None

@@ -17,6 +17,7 @@ from .mediacheck import validate_media
 from .newproto import validate_new
 from .replies import ApiFailure
 from .uploads import UploadStore
+from .wan3media import wan3_media, wan3_size, wan3_soundtrack
 
 #: Largest JSON body accepted on create (the service's limit is not documented).
 MAX_BODY_BYTES = 1 << 20
@@ -174,7 +175,8 @@ def validate_create(
         params = {}
     if not isinstance(params, dict):
         raise invalid("parameters must be a JSON object.")
-    if catalog.input_rules(model) and uploads is not None:  # issue 14: i2v, kf2v
+    wan3 = model.smart_duration  # Wan3.0: optional media[], on the new-protocol path below
+    if catalog.input_rules(model) and uploads is not None and not wan3:  # issue 14: i2v, kf2v
         return _media_request(model, name, inp, params, oss_resolve, oss_exists, uploads, strict)
     if model.protocol == "new":
         fields = validate_new(
@@ -183,6 +185,14 @@ def validate_create(
                 url, oss_resolve=oss_resolve, oss_exists=oss_exists
             ),
         )  # fmt: skip
+        if wan3 and uploads is not None and fields["deferred_error"] is None:
+            media, problem = wan3_media(model, inp, oss_resolve=oss_resolve, uploads=uploads)
+            fields.update(media=media, deferred_error=problem)
+            fields["size"] = wan3_size(model, fields, params, media)
+            track = wan3_soundtrack(inp)
+            if track is not None and problem is None:
+                _check_audio_url(track, oss_resolve=oss_resolve, oss_exists=oss_exists)
+                fields["audio_url"] = track
         if strict and fields["deferred_error"] is not None:
             raise invalid(fields["deferred_error"][1])
         return CreateRequest(model=model, model_name=name, **fields)

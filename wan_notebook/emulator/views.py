@@ -13,6 +13,7 @@ from .mediacheck import edit_usage, media_usage, r2v_usage
 from .newproto import new_usage
 from .tasks import Task, TaskStore
 from .validation import SERVICE_TZ
+from .wan3media import wan3_usage
 
 #: Where list items say the task ran when the emulator has no ``region`` (the default one).
 REGION_ID = catalog.get_region(catalog.DEFAULT_REGION).region_id
@@ -53,6 +54,8 @@ def actual_prompt(prompt: str, seed: int) -> str:
 def usage(task: Task) -> dict[str, Any]:
     """Billing usage in the model family's shape (PROTOCOL 4)."""
     req = task.request
+    if req.media and req.model.smart_duration:  # Wan3.0 with media[]
+        return wan3_usage(req)
     if any(role == "video" for role, _ in req.media):  # issue 14: video edit
         return edit_usage(req.model, req.resolution, req.duration, req.media)
     if any(role == "references" for role, _ in req.media):  # issue 14: reference-to-video

@@ -56,6 +56,8 @@ def media_body(
             negative_prompt=negative_prompt, prompt_extend=prompt_extend, watermark=watermark,
             seed=seed, media=items,
         )  # fmt: skip
+        if audio is not None and model.audio_switch:  # Wan3.0: parameters.audio
+            body["parameters"]["audio"] = audio
         if audio_setting is not None:  # wan2.7-videoedit
             body["parameters"]["audio_setting"] = audio_setting
         return body

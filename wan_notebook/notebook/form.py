@@ -42,6 +42,14 @@ from . import render
 from .costing import estimate_label, price_region, release_when_done
 from .estimate_view import EstimateView
 from .interpolate import _NAME, interpolate
+from .media_picker import (
+    MediaPicker,
+    default_cell,
+    media_models,
+    media_start,
+    shaped_by_input,
+    tier_options,
+)
 
 if TYPE_CHECKING:
     from ..jobs import Job, Runner
@@ -442,6 +450,11 @@ class GenerateForm:
     :class:`~wan_notebook.jobs.Job`; :meth:`request` is the validated request of the current
     values; :meth:`as_cell` the equivalent ``%%wanvideo`` cell. ``cost`` shows the live
     estimate; its "Max cost" box (``max_cost=``) makes Generate refuse a dearer request.
+
+    A model that takes media (``wan2.1-i2v-turbo``, ...) shows an upload per input
+    (``media``, :class:`~.media_picker.MediaPicker`); ``image=``, ``last_frame=``,
+    ``first_clip=``, ``references=`` and ``video=`` preset them as ``generate`` takes them, and
+    ``size`` is then its resolution tier (``"480P"``).
     """
 
     def __init__(
@@ -468,6 +481,11 @@ class GenerateForm:
         timeout: float | None = None,
         magic: Any = None,
         max_cost: float | str | None = None,
+        image: Any = None,
+        last_frame: Any = None,
+        first_clip: Any = None,
+        references: Any = None,
+        video: Any = None,
     ) -> None:
         import ipywidgets as w
 
@@ -481,6 +499,11 @@ class GenerateForm:
         self.cost = EstimateView(self.source, max_cost)  # issue 15: live estimate, max cost
         checks.flag(new, "new")
         self.embed = checks.flag(embed, "embed")
+        # issue 14: a model with inputs starts from the default one, then is chosen (below)
+        start = media_start(model, image=image, last_frame=last_frame, first_clip=first_clip,
+                            references=references, video=video)  # fmt: skip
+        if start is not None:
+            model, start_size, start_duration, size, duration = None, size, duration, None, None
         # check the initial values with the one validator (a placeholder prompt)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -516,8 +539,11 @@ class GenerateForm:
         self.prompt_count = w.HTML()
         self.model = _label(
             w.Dropdown, description="Model", layout={"width": "100%"},
-            options=[(model_label(m), m.id) for m in catalog.MODELS.values()], value=info.id,
+            options=[(model_label(m), m.id) for m in catalog.MODELS.values()]
+            + [(model_label(m), m.id) for m in media_models()],  # issue 14: media_picker.py
+            value=info.id,
         )  # fmt: skip
+        self.media = MediaPicker(changed=lambda: None if self._busy else self._validate())
         self.size = _label(w.Dropdown, description="Size", layout={"width": "100%"})
         # A Dropdown, not a SelectionSlider: when the options change (another model), the
         # slider's view clamped its old index to the new range in the browser and synced that
@@ -622,6 +648,7 @@ class GenerateForm:
                 self.prompt,
                 self.prompt_count,
                 self.model,
+                self.media.widget,
                 w.HBox([self.size]),
                 self.duration,
                 self.negative,
@@ -645,6 +672,8 @@ class GenerateForm:
             layout={"max_width": "760px"},
         )
         self._validate()
+        if start is not None:
+            start.apply(self, start_size, start_duration)
 
     # ------------------------------------------------------------------ values
 
@@ -668,6 +697,8 @@ class GenerateForm:
             out["seed"] = int(self.seed.value)
         if "resolution" in out:
             del out["size"]  # the new protocol's names, also on the copied cell
+        if shaped_by_input(info):  # the size dropdown holds tiers: the input sets the shape
+            out["resolution"] = out.pop("size")
         mode = self.audio_mode.value
         if mode == "none" and info.audio:
             out["audio"] = False
@@ -693,7 +724,8 @@ class GenerateForm:
             )
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            request = VideoRequest.create(self.prompt.value.strip(), **self.params())
+            kw = self.media.fit(self._info(), {**self.params(), **self.media.values()})
+            request = VideoRequest.create(self.prompt.value.strip(), **kw)
         self.warnings = [str(w.message) for w in caught]
         return request
 
@@ -706,7 +738,8 @@ class GenerateForm:
             rel = os.path.relpath(url)
             params["audio_url"] = url if rel.startswith("..") else Path(rel).as_posix()
         directory = self.source._output_dir
-        return wanvideo_cell(self.prompt.value, params, directory=directory, new=self.new.value)
+        cell = wanvideo_cell(self.prompt.value, params, directory=directory, new=self.new.value)
+        return CellText(cell, cell.notes + self.media.cell_notes())
 
     # ------------------------------------------------------------------ reacting
 
@@ -716,8 +749,14 @@ class GenerateForm:
         """Point size, duration, audio and shot type at ``info``'s catalog row."""
         self._busy = True
         try:
-            self.size.options = [(size_label(s, info), s) for s in info.sizes]
-            self.size.value = size if size in info.sizes else info.default_size
+            if shaped_by_input(info):  # issue 14: a tier; the input image sets the shape
+                self.size.options = tiers = tier_options(info)
+                kept = size if size in [t for _, t in tiers] else None
+                self.size.value = kept or info.default_resolution or info.resolutions[0]
+            else:
+                self.size.options = [(size_label(s, info), s) for s in info.sizes]
+                self.size.value = size if size in info.sizes else default_cell(info)
+            self.media.show_for(info)
             self.duration.options = [(str(d), d) for d in info.durations] + (
                 [("smart (the model chooses)", -1)] if info.smart_duration else []
             )
@@ -853,6 +892,8 @@ class GenerateForm:
             len(self.negative.value), info.negative_prompt_max, "negative prompt"
         )
         try:
+            if self.media.error:  # shown beside its upload too
+                raise ValidationError(self.media.error, param="media")
             self.request()
         except (ValidationError, WanError) as exc:
             self.error = str(exc)
