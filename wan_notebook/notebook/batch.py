@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import WaitTimeoutError
 from . import costing as _costing
 from . import render
-from .form import WIDGET_MIME, RunnerSource
+from .job_slot import WIDGET_MIME
+from .runner_source import RunnerSource
 
 if TYPE_CHECKING:
     from ..jobs import Job, JobEvent

@@ -24,7 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 from .. import catalog
 from . import render
-from .form import WIDGET_MIME, _label, cell_params, wanvideo_cell
+from .cell_text import cell_params, wanvideo_cell
+from .form_labels import _label
+from .job_slot import WIDGET_MIME
 from .tracking import add_watcher, track_job
 
 if TYPE_CHECKING:
@@ -189,8 +191,8 @@ class Gallery:
         card_width: int = 256,
     ) -> None:
         from ..store import OutputStore
-        from .form import _loaded_magic
         from .panel import widgets_usable
+        from .runner_source import _loaded_magic
 
         if output_dir is None:
             magic = _loaded_magic()
