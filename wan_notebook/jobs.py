@@ -34,14 +34,14 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Generator
-from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 from . import catalog
 from .claiming import LeaseKeeper, follow_owner, sweep_stale_parts
 from .claiming import claim_lease as _lease_seconds
 from .errors import DetachedError, SubmitUncertainError, TaskCanceledError, WanError
+from .job_events import EventKind, JobEvent, Phase
 from .loops import _allow_nested, _current_loop, _drive, _loop_thread_is_current, run_sync
 from .media_in import UploadMemory
 from .protocol import Task, ensure_succeeded
@@ -58,34 +58,6 @@ if TYPE_CHECKING:
 __all__ = ["Job", "JobEvent", "Runner", "run_sync"]
 
 log = logging.getLogger("wan_notebook")
-
-EventKind = Literal["submitted", "status", "downloading", "saved", "failed", "cached"]
-Phase = Literal[
-    "queued",
-    "submitting",
-    "waiting",
-    "downloading",
-    "saved",
-    "cached",
-    "failed",
-    "canceled",
-    "detached",
-]
-
-
-@dataclass(frozen=True)
-class JobEvent:
-    """One thing that happened to a job."""
-
-    kind: EventKind
-    at: float
-    status: str | None = None
-    task: Task | None = None
-    bytes_done: int = 0
-    bytes_total: int | None = None
-    result: VideoResult | None = None
-    error: BaseException | None = None
-    attached: bool = False
 
 
 class Job:

@@ -8,22 +8,28 @@ strings (kept as they are) and a 200 body without ``output`` are all accepted.
 
 from __future__ import annotations
 
-import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
-from email.utils import parsedate_to_datetime
+from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from .errors import (
-    APIError,
-    ServiceError,
     TaskCanceledError,
     TaskExpiredError,
-    api_error,
     task_failed_error,
+)
+from .protocol_parsing import (
+    SERVICE_TZ,
+    _int,
+    _json,
+    _malformed,
+    _number,
+    _str,
+    _usage,
+    parse_error,
+    parse_retry_after,
+    parse_time,
 )
 
 __all__ = [
@@ -123,10 +129,6 @@ def build_cancel(task_id: str, *, workspace: str | None = None) -> CallSpec:
     return CallSpec("cancel", "POST", _task_path(task_id) + "/cancel", _common(workspace))
 
 
-#: The service's clock: its time strings and list filters are Beijing time (UTC+8).
-SERVICE_TZ = timezone(timedelta(hours=8), "UTC+8")
-
-
 def format_list_time(value: datetime | str) -> str:
     """``YYYYMMDDhhmmss`` for the list call; strings are passed through if already in it.
 
@@ -179,129 +181,6 @@ def build_upload_policy(model: str, *, workspace: str | None = None) -> CallSpec
 
 
 # ---------------------------------------------------------------- parsing helpers
-
-
-def _json(body: bytes | str | Mapping[str, Any] | None) -> dict[str, Any] | None:
-    if isinstance(body, Mapping):
-        return dict(body)
-    if body is None:
-        return None
-    try:
-        data = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        return None
-    return data if isinstance(data, dict) else None
-
-
-def _str(value: Any) -> str | None:
-    """A non-empty string, or None (``null`` and ``""`` both mean absent)."""
-    if value is None:
-        return None
-    text = str(value)
-    return text if text.strip() else None
-
-
-def _number(value: Any) -> Any:
-    """``"720"`` -> 720, ``"10.0"`` -> 10.0; anything else unchanged."""
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            return int(text)
-        except ValueError:
-            try:
-                f = float(text)
-            except ValueError:
-                return value
-            return f if math.isfinite(f) else value
-    return value
-
-
-def parse_time(value: Any) -> datetime | None:
-    """``"YYYY-MM-DD HH:mm:ss.SSS"`` on the service's clock (aware, UTC+8); also without
-    millis, ISO ``T`` form, or epoch milliseconds (aware, UTC). Anything unparseable gives
-    None."""
-    if value is None or isinstance(value, bool):
-        return None
-    if isinstance(value, (int, float)):
-        if not math.isfinite(value) or not 1e11 <= value < 1e14:  # epoch ms, 1973..5138
-            return None
-        return datetime.fromtimestamp(value / 1000.0, tz=timezone.utc)
-    text = str(value).strip()
-    if not text:
-        return None
-    if text.isdigit() and len(text) >= 12:
-        return parse_time(int(text))
-    for fmt in ("%Y-%m-%d %H:%M:%S.%f", "%Y-%m-%d %H:%M:%S"):
-        try:
-            return datetime.strptime(text, fmt).replace(tzinfo=SERVICE_TZ)
-        except ValueError:
-            pass
-    try:
-        when = datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return when if when.tzinfo is not None else when.replace(tzinfo=SERVICE_TZ)
-
-
-def parse_retry_after(value: str | None, *, now: datetime | None = None) -> float | None:
-    """``Retry-After`` as seconds (delta-seconds or an HTTP date); None if absent or bad."""
-    if value is None:
-        return None
-    text = value.strip()
-    try:
-        seconds = float(text)
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when is None:
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=timezone.utc)
-        now = now or datetime.now(timezone.utc)
-        seconds = (when - now).total_seconds()
-    if not math.isfinite(seconds):
-        return None
-    return max(0.0, seconds)
-
-
-def _usage(value: Any) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
-        return {}
-    return {str(k): _number(v) for k, v in value.items()}
-
-
-def parse_error(
-    status: int,
-    body: bytes | str | Mapping[str, Any] | None,
-    headers: Mapping[str, str] | None = None,
-    *,
-    context: str = "",
-) -> APIError:
-    """The :class:`APIError` for a non-200 response (code ``Unknown`` for a non-JSON body)."""
-    headers = headers or {}
-    data = _json(body)
-    retry_after = parse_retry_after(_header(headers, "retry-after"))
-    if data is None:
-        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body or "")
-        text = " ".join(text.split())[:200] or None
-        return api_error(status, "Unknown", text, None, context=context, retry_after=retry_after)
-    return api_error(
-        status,
-        _str(data.get("code")),
-        _str(data.get("message")) or _str(data.get("msg")),
-        _str(data.get("request_id")),
-        context=context,
-        retry_after=retry_after,
-    )
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    for k, v in headers.items():
-        if k.lower() == name:
-            return v
-    return None
 
 
 # ---------------------------------------------------------------- tasks
@@ -541,15 +420,6 @@ class TaskPage:
         return len(self.items) >= self.page_size > 0
 
 
-def _int(value: Any) -> int | None:
-    value = _number(value)
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value if isinstance(value, int) else None
-
-
 def parse_list(
     status: int,
     body: bytes | str | Mapping[str, Any] | None,
@@ -666,17 +536,4 @@ def parse_upload_policy(
         expire_in_seconds=float(exp) if isinstance(exp, (int, float)) else None,
         max_file_size_mb=float(mx) if isinstance(mx, (int, float)) else None,
         raw=dict(obj),
-    )
-
-
-def _malformed(status: int, what: str, request_id: str | None, context: str) -> ServiceError:
-    text = f"{context}: MalformedResponse (HTTP {status}): {what}"
-    if request_id:
-        text += f" [request_id {request_id}]"
-    return ServiceError(
-        text + ". " + ServiceError.hint,
-        status_code=status,
-        code="MalformedResponse",
-        request_id=request_id,
-        service_message=what,
     )

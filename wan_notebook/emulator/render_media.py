@@ -27,15 +27,14 @@ from PIL import Image, ImageDraw
 from .. import catalog
 from ..catalog.media_rows import TIER_PIXELS
 from .render import (
-    _TEXT_LOCK,
     AUDIO_RATE,
     LABEL,
     _decode_audio,
     _encode,
     _file_digest,
-    _font,
     _tone,
 )
+from .render_text import _TEXT_LOCK, _font
 
 __all__ = ["MEDIA_RENDER_VERSION", "render_media_cached", "render_with_images"]
 
