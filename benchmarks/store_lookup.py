@@ -15,15 +15,15 @@ import tempfile
 import time
 from pathlib import Path
 
-import wan_notebook.store.outputs as store_module
+import wan_notebook.store.saving as saving
 from wan_notebook._fsutil import sha256_file
 from wan_notebook.protocol import Task
 from wan_notebook.request import VideoRequest
 from wan_notebook.store import OutputStore
 
 # The file is random bytes, not an MP4: skip the media probe and poster (not what is measured).
-store_module._media_probe = lambda video: None
-store_module._make_poster = lambda video, poster: None
+saving.media_probe = lambda video: None
+saving.make_poster = lambda video, poster: None
 
 
 def timed(fn, repeat: int) -> float:
