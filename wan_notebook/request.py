@@ -119,17 +119,8 @@ def _normalise_size(model: catalog.Model, size: Any) -> str:
     raise _fail("size", size, f"is not allowed for {model.id} (write width*height)", allowed)
 
 
-def _check_text(name: str, value: Any, limit: int, model_id: str, *, required: bool) -> None:
-    checks.text(value, name, required=required)
-    if len(value) > limit:
-        raise ValidationError(
-            f"{name} is {len(value)} characters, over the {limit} that {model_id} reads; the "
-            f"service would silently cut it to the first {limit} characters. Shorten it to at "
-            f"most {limit} characters.",
-            param=name,
-            value=value,
-            allowed=f"at most {limit} characters",
-        )
+# the model's text limits: one check for every request kind (request_media holds it)
+_check_text = request_media.check_text
 
 
 def _local_audio(value: str) -> Path:

@@ -92,19 +92,7 @@ class IntentsMixin:
             row = conn.execute("SELECT * FROM intents WHERE id = ?", (intent_id,)).fetchone()
             if row is None:
                 raise StoreError(f"no intent {intent_id} in {self.index_path}")
-            request = json.loads(row["request_json"])
-            _journal.insert_task(
-                conn,
-                self._root,
-                task_id=task_id,
-                digest=row["digest"],
-                model=row["model"],
-                prompt=str(request.get("prompt", "")),
-                request_json=row["request_json"],
-                request_id=request_id,
-                at=at,
-            )
-            _journal.close_intent(conn, intent_id, "resolved", task_id)
+            self._journal_for_intent(conn, row, task_id, request_id, at)
 
     def abandon_intent(self, intent_id: int) -> None:
         """The create request certainly made no task (an error answer, or never sent).
@@ -160,17 +148,28 @@ class IntentsMixin:
             known = conn.execute("SELECT 1 FROM tasks WHERE task_id = ?", (task_id,)).fetchone()
             if row is None or known is not None:
                 return False
-            request = json.loads(row["request_json"])
-            _journal.insert_task(
-                conn,
-                self._root,
-                task_id=task_id,
-                digest=row["digest"],
-                model=row["model"],
-                prompt=str(request.get("prompt", "")),
-                request_json=row["request_json"],
-                request_id=request_id,
-                at=at,
-            )
-            _journal.close_intent(conn, intent_id, "resolved", task_id)
+            self._journal_for_intent(conn, row, task_id, request_id, at)
         return True
+
+    def _journal_for_intent(
+        self,
+        conn: sqlite3.Connection,
+        row: sqlite3.Row,
+        task_id: str,
+        request_id: str | None,
+        at: datetime,
+    ) -> None:
+        """Journal ``task_id`` as the task of the open intent ``row`` and close the intent."""
+        request = json.loads(row["request_json"])
+        _journal.insert_task(
+            conn,
+            self._root,
+            task_id=task_id,
+            digest=row["digest"],
+            model=row["model"],
+            prompt=str(request.get("prompt", "")),
+            request_json=row["request_json"],
+            request_id=request_id,
+            at=at,
+        )
+        _journal.close_intent(conn, row["id"], "resolved", task_id)
