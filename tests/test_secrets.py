@@ -144,7 +144,7 @@ def test_the_canary_key_is_in_no_file_log_output_or_exception(
         api_keys=(canary_key,), speed=NOTEBOOK_SPEED, rate_limits=False, log=True
     )
     folders = run_notebooks(tmp_path / "notebooks", slow.base_url, canary_key, texts, home)
-    assert len(folders) == 5  # 05-images (issue 14) uploads images with the key too
+    assert len(folders) == 6  # 05-images uploads images with the key; 06-sweep runs a sweep
     for folder in folders:
         assert list(folder.glob("wan_outputs/*.mp4")) and (folder / "wan_outputs/index.sqlite")
         assert "HTTP Request: POST" in (folder / "kernel-debug.log").read_text()
