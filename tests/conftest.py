@@ -62,6 +62,16 @@ def pytest_configure(config: pytest.Config) -> None:
     if os.environ.get("CI"):
         settings.load_profile("ci")
 
+    # Ctrl-C tests send a real SIGINT, to this process and to children. A shell that starts
+    # the run in the background (`nohup pytest &`, some CI runners) leaves SIGINT ignored, and
+    # an ignored disposition is inherited across exec: every child would ignore it too, and
+    # those tests would wait for an exit that never comes. Take the default back (a handled
+    # signal is reset to the default in children, so they get Python's KeyboardInterrupt).
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
     os.environ["DASHSCOPE_API_KEY"] = SESSION_CANARY
     os.environ.pop("DASHSCOPE_API_KEY_FILE_PATH", None)
     # A background emulator that a test or its kernel starts (`%wanvideo connect` without a

@@ -12,7 +12,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,8 @@ class Emulator:
     ``clock_offset`` (seconds, default 0) sets the service's wall clock apart from this
     machine's (``-600``: ten minutes behind, as seen by a client whose clock is 10 min fast).
     ``fast_render`` renders tiny (64 px wide, 1 fps) but valid H.264 videos, for scale tests.
+    ``rate_clock`` is the monotonic clock the rate limits read (default: the wall's); tests
+    turn one by hand so a busy machine cannot spread a burst over two windows.
     Use as a context manager, or call :meth:`start` / :meth:`stop`.
     """
 
@@ -57,6 +59,7 @@ class Emulator:
         state_dir: str | Path | None = None,
         clock_offset: float = 0.0,
         fast_render: bool = False,
+        rate_clock: Callable[[], float] | None = None,
     ) -> None:
         keys = tuple(api_keys)
         if isinstance(api_keys, str) or not keys or not all(isinstance(k, str) and k for k in keys):
@@ -85,6 +88,7 @@ class Emulator:
         self._log = log
         self._render_workers = render_workers
         self._fast_render = bool(fast_render)  # tiny videos for scale tests (fastrender.py)
+        self._rate_clock = rate_clock
         self.faults = FaultRules(seed)
         self._lock = threading.Lock()
         self._server: Any = None
@@ -200,7 +204,7 @@ class Emulator:
                 faults=self.faults,
                 uploads=uploads,
                 signer=UrlSigner(secret),
-                limiter=RateLimiter(),
+                limiter=RateLimiter(self._rate_clock) if self._rate_clock else RateLimiter(),
                 stats=self._stats,
                 rate_limits=self._rate_limits,
                 log_enabled=lambda: self._log,
