@@ -62,6 +62,23 @@ _saved_env: dict[str, str] | None = None
 _home: tempfile.TemporaryDirectory[str] | None = None
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: Any, log: Any) -> Any:
+    """Under pytest-xdist, every notebook runs on one worker, in order: a notebook's cells share
+    one kernel, and all notebooks share ``wan_outputs/`` next to them. Other tests are spread
+    one by one. (xdist's own ``loadgroup`` cannot do it on pytest 9.2: it renames items through
+    ``_nodeid``, which pytest no longer reads.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class NotebooksTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            if nodeid.startswith("notebooks/") and ".ipynb::" in nodeid:
+                return "notebooks"
+            return nodeid
+
+    return NotebooksTogether(config, log)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: Any) -> None:
     """Before a notebook's first cell (its kernel starts right after this hook)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -48,11 +49,13 @@ def canary_key() -> str:
 # by accident), and when it ends every file any test wrote under pytest's temporary folder is
 # searched for it: a single hit fails the run.
 
-SESSION_CANARY = f"sk-canary-session-{secrets.token_hex(12)}"
+# pytest-xdist workers inherit the controller's environment, so they all use its canary and
+# the controller's search at the end (over every worker's files) looks for the right one.
+_CANARY_ENV = "WAN_NOTEBOOK_TEST_SESSION_CANARY"
+SESSION_CANARY = os.environ.get(_CANARY_ENV) or f"sk-canary-session-{secrets.token_hex(12)}"
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    import os
 
     # CI runs the property tests on a fixed sequence of examples (reproducible, never flaky);
     # a developer's run draws new ones and may find new bugs.
@@ -72,7 +75,7 @@ def pytest_configure(config: pytest.Config) -> None:
     if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
-    os.environ["DASHSCOPE_API_KEY"] = SESSION_CANARY
+    os.environ["DASHSCOPE_API_KEY"] = os.environ[_CANARY_ENV] = SESSION_CANARY
     os.environ.pop("DASHSCOPE_API_KEY_FILE_PATH", None)
     # A background emulator that a test or its kernel starts (`%wanvideo connect` without a
     # key) lives in a folder of this run, never the user's, and is stopped when the run ends.
@@ -95,7 +98,6 @@ def _files_with(root: Any, needle: bytes) -> list[str]:
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    import os
     import shutil
     from pathlib import Path
 
@@ -105,6 +107,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if folder and os.path.basename(folder).startswith("wan-emulator-tests-"):
         service.stop(Path(folder))
         shutil.rmtree(folder, ignore_errors=True)
+    if hasattr(session.config, "workerinput"):
+        return  # a pytest-xdist worker: the controller searches every worker's files at the end
     factory = getattr(session.config, "_tmp_path_factory", None)
     if factory is None:
         return

@@ -351,7 +351,7 @@ def test_batch_buttons_and_gallery_play_in_lab(lab: dict[str, Any]) -> None:
     background grid's "Cancel all pending" label is whole and the click cancels queued jobs;
     the gallery's Play button starts playback."""
     chromium = _chromium()
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in UX_CELLS])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
@@ -372,6 +372,9 @@ def test_batch_buttons_and_gallery_play_in_lab(lab: dict[str, Any]) -> None:
                 cells.nth(2).get_by_text(re.compile(r"canceled [1-9]\d* pending job")).wait_for(
                     timeout=60_000
                 )
+                # The job that was already running goes on, and its video refreshes the gallery
+                # (which re-renders it): Play once the batch has ended (its Cancel turns off).
+                expect(cancel).to_be_disabled(timeout=120_000)  # the locator is looked up again
                 play = cells.nth(3).get_by_role("button", name="Play").first
                 play.wait_for(timeout=60_000)
                 play.click()
