@@ -56,7 +56,6 @@ SESSION_CANARY = os.environ.get(_CANARY_ENV) or f"sk-canary-session-{secrets.tok
 
 
 def pytest_configure(config: pytest.Config) -> None:
-
     # CI runs the property tests on a fixed sequence of examples (reproducible, never flaky);
     # a developer's run draws new ones and may find new bugs.
     from hypothesis import settings

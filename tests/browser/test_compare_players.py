@@ -8,22 +8,20 @@ player's ``currentTime`` against the first: within one frame. Labels come from t
 
 from __future__ import annotations
 
-import json
-import os
-import signal
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
-from test_lab import ARTIFACTS, CHROMIUM_FLAGS, OVERRIDES, TOKEN, _chromium, _free_port
-
-from wan_notebook.settings import SETTINGS_ENV
+from lab_helpers import (
+    ARTIFACTS,
+    CHROMIUM_FLAGS,
+    RUN_ALL,
+    chromium_path,
+    open_notebook,
+    running_lab,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -59,45 +57,8 @@ def lab(tmp_path: Path) -> Iterator[dict[str, Any]]:
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3",
                                  "language": "python"}  # fmt: skip
     nbformat.write(nb, work / "compare.ipynb")
-    settings = tmp_path / "lab-settings"
-    settings.mkdir()
-    (settings / "overrides.json").write_text(json.dumps(OVERRIDES))
-    env = {k: v for k, v in os.environ.items() if k not in SETTINGS_ENV}
-    env.update(
-        HOME=str(tmp_path), JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
-        JUPYTER_DATA_DIR=str(tmp_path / "data"), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
-        IPYTHONDIR=str(tmp_path / "ipython"),
-    )  # fmt: skip
-    port = _free_port()
-    log = (tmp_path / "lab.log").open("w")
-    cmd = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
-        "--ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={work}",
-        f"--LabApp.app_settings_dir={settings}", "--LabApp.expose_app_in_browser=True",
-    ]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/api/status?token={TOKEN}", timeout=2):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    log.flush()
-                    pytest.fail("JupyterLab did not start:\n" + (tmp_path / "lab.log").read_text())
-                time.sleep(0.2)
-        yield {"url": base, "work": work}
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    with running_lab(tmp_path, work, start_timeout=90) as lab:
+        yield lab
 
 
 def _in_sync(root: Any, page: Any) -> list[float]:
@@ -110,24 +71,15 @@ def _in_sync(root: Any, page: Any) -> list[float]:
 
 
 def test_compare_players_seek_step_and_play_together(lab: dict[str, Any]) -> None:
-    chromium = _chromium()
+    chromium = chromium_path()
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_FLAGS)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 1600})
-            errors: list[str] = []
-            page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(f"{lab['url']}/lab/tree/compare.ipynb?token={TOKEN}")
-            page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-            page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell")
-            page.evaluate("""async () => {
-              const panel = window.jupyterapp.shell.currentWidget;
-              await panel.sessionContext.ready;
-              await window.jupyterapp.commands.execute('notebook:run-all-cells');
-            }""")
+            page, errors = open_notebook(browser, lab, "compare.ipynb", height=1600)
+            page.evaluate(RUN_ALL)
             root = page.locator(".wan-compare")
             try:
                 root.wait_for(timeout=240_000)

@@ -14,77 +14,29 @@ where a missing browser is a failure.
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import nbformat
 import pytest
-
-from wan_notebook.settings import SETTINGS_ENV
+from lab_helpers import (
+    ARTIFACTS,
+    CHROMIUM_FLAGS,
+    ROOT,
+    RUN_ALL,
+    chromium_path,
+    open_notebook,
+    running_lab,
+)
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOK = ROOT / "notebooks" / "01-quickstart.ipynb"
 WIDGETS = ROOT / "notebooks" / "02-widgets.ipynb"
 XSS = "<img src=x onerror=\"document.title='pwned'\">"
-ARTIFACTS = ROOT / "artifacts" / "browser"
-TOKEN = "wan-browser-test"
 WIDTH, HEIGHT, DURATION = 832, 480, 5.0  # what the notebook's cells ask for
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-#: news toast off, no DOM virtualisation (every cell stays in the DOM)
-OVERRIDES = {
-    "@jupyterlab/apputils-extension:notification": {
-        "fetchNews": "false",
-        "checkForUpdates": False,
-    },
-    "@jupyterlab/notebook-extension:tracker": {"windowingMode": "none"},
-}
-
-
-def _missing(reason: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"{reason} (required in CI: .ci/run installs chromium with apt)")
-    pytest.skip(reason)
-
-
-def _chromium() -> str:
-    path = shutil.which("chromium") or (
-        "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
-    )
-    if path is None:
-        _missing("no chromium on PATH (apt-get install chromium)")
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError:
-        _missing("python playwright is not installed (pip install -e '.[test]')")
-    return str(path)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -99,47 +51,8 @@ def lab(tmp_path: Path) -> Iterator[dict[str, Any]]:
             if cell.cell_type == "code":
                 cell.outputs, cell.execution_count = [], None
         nbformat.write(nb, work / source.name)
-    settings = tmp_path / "lab-settings"
-    settings.mkdir()
-    (settings / "overrides.json").write_text(json.dumps(OVERRIDES))
-    env = {k: v for k, v in os.environ.items() if k not in SETTINGS_ENV}
-    env.update(
-        HOME=str(tmp_path),  # no ~/.dashscope/api_key: the notebook starts its emulator
-        JUPYTER_CONFIG_DIR=str(tmp_path / "config"),
-        JUPYTER_DATA_DIR=str(tmp_path / "data"),
-        JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"),
-        IPYTHONDIR=str(tmp_path / "ipython"),
-    )
-    port = _free_port()
-    log = (tmp_path / "lab.log").open("w")
-    cmd = [
-        sys.executable, "-m", "jupyterlab", "--no-browser", "--allow-root",
-        "--ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
-        f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={work}",
-        f"--LabApp.app_settings_dir={settings}", "--LabApp.expose_app_in_browser=True",
-    ]  # fmt: skip
-    proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"{base}/api/status?token={TOKEN}", timeout=2):
-                    break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    log.flush()
-                    pytest.fail("JupyterLab did not start:\n" + (tmp_path / "lab.log").read_text())
-                time.sleep(0.2)
-        yield {"url": base, "work": work, "log": tmp_path / "lab.log"}
-    finally:
-        proc.send_signal(signal.SIGTERM)  # the server shuts its kernels down
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
+    with running_lab(tmp_path, work, start_timeout=60) as lab:
+        yield lab
 
 
 # JavaScript run in the page ------------------------------------------------------------------
@@ -155,14 +68,6 @@ WATCH = """() => {
   new MutationObserver(seen).observe(document.body, all);
   new MutationObserver(() => window.__titles.push(document.title))
     .observe(document.querySelector('title'), all);
-}"""
-
-RUN_ALL = """async () => {
-  const app = window.jupyterapp;
-  const panel = app.shell.currentWidget;
-  await panel.sessionContext.ready;
-  await app.commands.execute('notebook:run-all-cells');
-  return panel.sessionContext.session.kernel.status;
 }"""
 
 PLAY = """async (v) => {
@@ -184,12 +89,7 @@ PLAY = """async (v) => {
 
 def _open(browser: Any, lab: dict[str, Any], name: str) -> tuple[Any, list[str]]:
     """A page with notebook ``name`` open in Lab, recording badges and titles."""
-    page = browser.new_page(viewport={"width": 1280, "height": 2400})
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.goto(f"{lab['url']}/lab/tree/{name}?token={TOKEN}")
-    page.wait_for_selector(".jp-Notebook .jp-Cell", timeout=60_000)
-    page.wait_for_function("() => window.jupyterapp && window.jupyterapp.shell")
+    page, errors = open_notebook(browser, lab, name, height=2400)
     page.evaluate(WATCH)
     return page, errors
 
@@ -216,7 +116,7 @@ def _nothing_ran(page: Any, title_before: str, errors: list[str]) -> None:
 
 
 def test_quickstart_runs_plays_and_shows_html_prompts_as_text(lab: dict[str, Any]) -> None:
-    chromium = _chromium()
+    chromium = chromium_path()
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -269,7 +169,7 @@ def test_quickstart_runs_plays_and_shows_html_prompts_as_text(lab: dict[str, Any
 def test_widgets_form_generates_from_a_click(lab: dict[str, Any]) -> None:
     """02-widgets in Lab: run all, then use the form as a person would (type a prompt with an
     ``<img onerror>`` in it, show the equivalent cell, click Generate) and follow its panel."""
-    chromium = _chromium()
+    chromium = chromium_path()
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -350,7 +250,7 @@ def test_batch_buttons_and_gallery_play_in_lab(lab: dict[str, Any]) -> None:
     cancel button (a blocked kernel does not take the click) and says to use start(); the
     background grid's "Cancel all pending" label is whole and the click cancels queued jobs;
     the gallery's Play button starts playback."""
-    chromium = _chromium()
+    chromium = chromium_path()
     from playwright.sync_api import expect, sync_playwright
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in UX_CELLS])

@@ -12,8 +12,8 @@ from collections.abc import Callable, Hashable
 class RateLimiter:
     """At most ``limit`` hits per ``window`` seconds per bucket."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
-        self._clock = clock
+    def __init__(self, clock: Callable[[], float] | None = None) -> None:
+        self._clock = clock or time.monotonic
         self._lock = threading.Lock()
         self._hits: dict[Hashable, deque[float]] = {}
 

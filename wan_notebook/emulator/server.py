@@ -204,7 +204,7 @@ class Emulator:
                 faults=self.faults,
                 uploads=uploads,
                 signer=UrlSigner(secret),
-                limiter=RateLimiter(self._rate_clock) if self._rate_clock else RateLimiter(),
+                limiter=RateLimiter(self._rate_clock),
                 stats=self._stats,
                 rate_limits=self._rate_limits,
                 log_enabled=lambda: self._log,
